@@ -1,0 +1,1 @@
+//! Kafka API handlers, one file per API key.

@@ -1,0 +1,167 @@
+//! Broker settings: typed, strict, readable from a TOML file, `SLUICE_*` environment variables and flags.
+//!
+//! Precedence, lowest first: built-in defaults, the config file, environment variables, command-line flags
+//! (the CLI applies flags on top of what [`BrokerConfig::load`] returns).
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// Everything a broker needs to start. Field names are the keys of the TOML config file.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BrokerConfig {
+    /// This broker's node id, as reported in Metadata and DescribeCluster.
+    pub node_id: i32,
+    /// The cluster id reported to clients. A fresh data dir gets a random one when left empty.
+    pub cluster_id: String,
+    /// Where the broker accepts Kafka-protocol connections (`HOST:PORT`; port 0 asks the OS for one).
+    pub listen: String,
+    /// The `HOST:PORT` clients are told to connect to; defaults to the bound listen address.
+    pub advertised_listener: Option<String>,
+    /// Directory holding topic metadata and partition logs.
+    pub data_dir: PathBuf,
+    /// Create a topic when a client produces to or asks metadata for one that does not exist.
+    pub auto_create_topics: bool,
+    /// Partition count of auto-created topics and of CreateTopics requests that ask for the default (-1).
+    pub num_partitions: i32,
+    /// Largest request frame accepted, in bytes; a larger frame closes the connection.
+    pub max_request_bytes: u32,
+    /// How often retention (time and size) is enforced, in milliseconds.
+    pub retention_check_interval_ms: u64,
+    /// How often the log cleaner looks for compacted topics with work to do, in milliseconds.
+    pub cleaner_interval_ms: u64,
+    /// How often the flush policy (`flush.ms`) is checked, in milliseconds.
+    pub flush_check_interval_ms: u64,
+    /// Defaults for topic configs (same keys as the topic configs, e.g. `"retention.ms" = "3600000"`).
+    /// Shown by DescribeConfigs with source STATIC_BROKER_CONFIG.
+    pub topic_defaults: BTreeMap<String, String>,
+}
+
+impl Default for BrokerConfig {
+    fn default() -> Self {
+        Self {
+            node_id: 1,
+            cluster_id: String::new(),
+            listen: "127.0.0.1:9092".to_string(),
+            advertised_listener: None,
+            data_dir: PathBuf::from("./sluice-data"),
+            auto_create_topics: true,
+            num_partitions: 1,
+            max_request_bytes: 100 * 1024 * 1024,
+            retention_check_interval_ms: 300_000,
+            cleaner_interval_ms: 15_000,
+            flush_check_interval_ms: 1_000,
+            topic_defaults: BTreeMap::new(),
+        }
+    }
+}
+
+/// A setting that could not be read, naming where it came from.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The config file could not be read.
+    #[error("cannot read config file {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    /// The config file is not valid TOML or has an unknown or mistyped key.
+    #[error("config file {path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    /// An environment variable or flag holds a value of the wrong shape.
+    #[error("setting {setting}: {message}")]
+    Invalid { setting: String, message: String },
+}
+
+impl BrokerConfig {
+    /// Reads defaults, then `file` if given, then `SLUICE_*` environment variables from `env`.
+    pub fn load(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        let mut config = match file {
+            Some(path) => Self::from_file(path)?,
+            None => Self::default(),
+        };
+        for (key, value) in env {
+            config.apply_env(&key, &value)?;
+        }
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Parses a TOML config file; errors carry the file, line and key that is wrong.
+    pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
+        toml::from_str(&text).map_err(|e| {
+            let line = e
+                .span()
+                .map(|span| format!("line {}: ", text[..span.start].lines().count().max(1)))
+                .unwrap_or_default();
+            ConfigError::Parse { path: path.to_path_buf(), message: format!("{line}{}", e.message()) }
+        })
+    }
+
+    /// Applies one `SLUICE_<FIELD>` variable (upper-case field name); other variables are ignored.
+    pub fn apply_env(&mut self, key: &str, value: &str) -> Result<(), ConfigError> {
+        let Some(field) = key.strip_prefix("SLUICE_") else { return Ok(()) };
+        let invalid = |message: String| ConfigError::Invalid { setting: key.to_string(), message };
+        let parse_bool = |v: &str| match v {
+            "true" | "1" => Ok(true),
+            "false" | "0" => Ok(false),
+            _ => Err(invalid(format!("expected true or false, got {v:?}"))),
+        };
+        match field {
+            "NODE_ID" => self.node_id = value.parse().map_err(|e| invalid(format!("{e}")))?,
+            "CLUSTER_ID" => self.cluster_id = value.to_string(),
+            "LISTEN" => self.listen = value.to_string(),
+            "ADVERTISED_LISTENER" => self.advertised_listener = Some(value.to_string()),
+            "DATA_DIR" => self.data_dir = PathBuf::from(value),
+            "AUTO_CREATE_TOPICS" => self.auto_create_topics = parse_bool(value)?,
+            "NUM_PARTITIONS" => self.num_partitions = value.parse().map_err(|e| invalid(format!("{e}")))?,
+            "MAX_REQUEST_BYTES" => {
+                self.max_request_bytes = value.parse().map_err(|e| invalid(format!("{e}")))?
+            }
+            "RETENTION_CHECK_INTERVAL_MS" => {
+                self.retention_check_interval_ms = value.parse().map_err(|e| invalid(format!("{e}")))?
+            }
+            "CLEANER_INTERVAL_MS" => {
+                self.cleaner_interval_ms = value.parse().map_err(|e| invalid(format!("{e}")))?
+            }
+            "FLUSH_CHECK_INTERVAL_MS" => {
+                self.flush_check_interval_ms = value.parse().map_err(|e| invalid(format!("{e}")))?
+            }
+            // SLUICE_LOG and other variables belong to the CLI, not to the broker.
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Checks every setting and reports all problems at once.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let mut problems = Vec::new();
+        if self.listen.parse::<SocketAddr>().is_err() && !self.listen.contains(':') {
+            problems.push(format!("listen: {:?} is not HOST:PORT", self.listen));
+        }
+        if let Some(adv) = &self.advertised_listener {
+            if adv.rsplit_once(':').and_then(|(_, p)| p.parse::<u16>().ok()).is_none() {
+                problems.push(format!("advertised_listener: {adv:?} is not HOST:PORT"));
+            }
+        }
+        if self.num_partitions < 1 {
+            problems.push(format!("num_partitions: must be at least 1, got {}", self.num_partitions));
+        }
+        if self.max_request_bytes < 1024 {
+            problems.push(format!("max_request_bytes: must be at least 1024, got {}", self.max_request_bytes));
+        }
+        if let Err(e) = crate::config::TopicConfig::from_overrides(&BTreeMap::new(), &self.topic_defaults) {
+            problems.push(format!("topic_defaults: {e}"));
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(ConfigError::Invalid { setting: "broker config".into(), message: problems.join("; ") })
+        }
+    }
+}

@@ -1,0 +1,21 @@
+//! Sluice broker: a Kafka-protocol server with segmented durable logs.
+//!
+//! # Layout
+//! - [`config`]: broker settings and per-topic settings (typed, validated, described).
+//! - [`log`]: the storage engine: segments, sparse offset and time indexes, recovery, retention, compaction.
+//! - [`topics`]: the topic registry: which topics and partitions exist, persisted beside the logs.
+//! - [`net`]: the listener, request framing, one task per connection, zero-copy response writing.
+//! - [`api`]: one file per Kafka API key; each decodes nothing itself and answers Kafka error codes.
+//! - [`server`]: wires the pieces together: [`Broker::start`] and the background maintenance tasks.
+
+pub mod api;
+pub mod config;
+pub mod error;
+pub mod log;
+pub mod net;
+pub mod server;
+pub mod topics;
+
+pub use config::{BrokerConfig, TopicConfig};
+pub use error::BrokerError;
+pub use server::{Broker, BrokerHandle};

@@ -1,0 +1,1 @@
+//! Networking: listener, framing, connections.

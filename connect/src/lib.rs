@@ -1,0 +1,1 @@
+//! Sluice connect: reserved crate, built in a later issue (see ARCHITECTURE.md).

@@ -1,0 +1,1 @@
+//! Sluice examples: reserved crate, built in a later issue (see ARCHITECTURE.md).

@@ -1,0 +1,1 @@
+//! Sluice schema-registry: reserved crate, built in a later issue (see ARCHITECTURE.md).

@@ -1,0 +1,1 @@
+//! Sluice streams: reserved crate, built in a later issue (see ARCHITECTURE.md).
