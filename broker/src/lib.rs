@@ -6,12 +6,14 @@
 //! - [`topics`]: the topic registry: which topics and partitions exist, persisted beside the logs.
 //! - [`net`]: the listener, request framing, one task per connection, zero-copy response writing.
 //! - [`api`]: one file per Kafka API key; each decodes nothing itself and answers Kafka error codes.
-//! - [`server`]: wires the pieces together: [`Broker::start`] and the background maintenance tasks.
+//! - [`maintenance`]: retention, compaction and flush timers.
+//! - [`server`]: wires the pieces together: [`Broker::start`] and [`BrokerHandle::shutdown`].
 
 pub mod api;
 pub mod config;
 pub mod error;
 pub mod log;
+pub mod maintenance;
 pub mod net;
 pub mod server;
 pub mod topics;

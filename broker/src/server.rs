@@ -1,8 +1,26 @@
-//! Starting and stopping a broker: binds the listener, opens the logs, runs maintenance tasks.
+//! Starting and stopping a broker: opens the data dir, binds the listener, runs maintenance tasks.
 
 use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
 
+use serde::{Deserialize, Serialize};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::topics::TopicRegistry;
 use crate::{BrokerConfig, BrokerError};
+
+/// What every request handler can see.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) config: BrokerConfig,
+    pub(crate) cluster_id: String,
+    pub(crate) advertised_host: String,
+    pub(crate) advertised_port: i32,
+    pub(crate) topics: TopicRegistry,
+}
 
 /// A Kafka-protocol broker.
 #[derive(Debug)]
@@ -12,13 +30,59 @@ pub struct Broker;
 #[derive(Debug)]
 pub struct BrokerHandle {
     local_addr: SocketAddr,
+    shared: Arc<Shared>,
+    shutdown: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+    _lock: nix::fcntl::Flock<std::fs::File>,
+}
+
+/// `<data_dir>/meta.json`: the identity of the data dir, fixed at its first start.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DataDirMeta {
+    cluster_id: String,
+    node_id: i32,
 }
 
 impl Broker {
     /// Opens the data dir (recovering every log), binds the listener and starts serving.
     pub async fn start(config: BrokerConfig) -> Result<BrokerHandle, BrokerError> {
-        let _ = config;
-        Err(BrokerError::Io(std::io::Error::other("not built yet")))
+        config.validate()?;
+        let data_dir = config.data_dir.clone();
+        std::fs::create_dir_all(&data_dir)
+            .map_err(|source| BrokerError::DataDir { path: data_dir.clone(), source })?;
+        let lock = lock_data_dir(&data_dir)?;
+        let cluster_id = load_or_create_meta(&data_dir, &config)?;
+
+        let defaults = config.topic_defaults.clone();
+        let dir = data_dir.clone();
+        let topics = tokio::task::spawn_blocking(move || TopicRegistry::open(&dir, defaults))
+            .await
+            .map_err(|e| BrokerError::Io(std::io::Error::other(format!("recovery task failed: {e}"))))??;
+
+        let listener = TcpListener::bind(&config.listen)
+            .await
+            .map_err(|source| BrokerError::Bind { addr: config.listen.clone(), source })?;
+        let local_addr = listener.local_addr()?;
+        let (advertised_host, advertised_port) = match &config.advertised_listener {
+            Some(adv) => {
+                let (host, port) = adv.rsplit_once(':').unwrap_or((adv.as_str(), "9092"));
+                (host.to_string(), port.parse().unwrap_or(9092))
+            }
+            None => (local_addr.ip().to_string(), i32::from(local_addr.port())),
+        };
+        let shared = Arc::new(Shared { config, cluster_id, advertised_host, advertised_port, topics });
+        let (shutdown, shutdown_rx) = watch::channel(false);
+        let mut tasks = vec![tokio::spawn(crate::net::serve(listener, shared.clone(), shutdown_rx.clone()))];
+        tasks.extend(crate::maintenance::spawn_all(shared.clone(), shutdown_rx));
+        tracing::info!(
+            %local_addr,
+            advertised = %format!("{}:{}", shared.advertised_host, shared.advertised_port),
+            data_dir = %data_dir.display(),
+            cluster_id = %shared.cluster_id,
+            "broker started"
+        );
+        Ok(BrokerHandle { local_addr, shared, shutdown, tasks, _lock: lock })
     }
 }
 
@@ -30,6 +94,66 @@ impl BrokerHandle {
 
     /// Stops accepting, lets in-flight requests finish, flushes and closes every log.
     pub async fn shutdown(self) -> Result<(), BrokerError> {
+        let _ = self.shutdown.send(true);
+        for task in self.tasks {
+            let _ = task.await;
+        }
+        let shared = self.shared.clone();
+        tokio::task::spawn_blocking(move || shared.topics.close_all())
+            .await
+            .map_err(|e| BrokerError::Io(std::io::Error::other(format!("close task failed: {e}"))))?;
+        tracing::info!("broker stopped");
         Ok(())
+    }
+}
+
+/// Two brokers writing one data dir would corrupt it; an exclusive lock refuses the second.
+fn lock_data_dir(data_dir: &Path) -> Result<nix::fcntl::Flock<std::fs::File>, BrokerError> {
+    let path = data_dir.join(".lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|source| BrokerError::DataDir { path: path.clone(), source })?;
+    nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusiveNonblock).map_err(|(_, errno)| {
+        BrokerError::DataDir {
+            path: data_dir.to_path_buf(),
+            source: std::io::Error::other(format!(
+                "is locked by another running broker ({errno}); stop it or use another --data-dir"
+            )),
+        }
+    })
+}
+
+fn load_or_create_meta(data_dir: &Path, config: &BrokerConfig) -> Result<String, BrokerError> {
+    let path = data_dir.join("meta.json");
+    let bad = |message: String| BrokerError::TopicMetadata { path: path.clone(), message };
+    match std::fs::read(&path) {
+        Ok(bytes) => {
+            let meta: DataDirMeta = serde_json::from_slice(&bytes).map_err(|e| bad(e.to_string()))?;
+            if !config.cluster_id.is_empty() && config.cluster_id != meta.cluster_id {
+                return Err(bad(format!(
+                    "this data dir belongs to cluster {:?}, but cluster_id is set to {:?}",
+                    meta.cluster_id, config.cluster_id
+                )));
+            }
+            Ok(meta.cluster_id)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let cluster_id = if config.cluster_id.is_empty() {
+                // Kafka cluster ids are 22-character URL-safe base64 of a UUID; a simple form will do.
+                uuid::Uuid::new_v4().simple().to_string()[..22].to_string()
+            } else {
+                config.cluster_id.clone()
+            };
+            let meta = DataDirMeta { cluster_id: cluster_id.clone(), node_id: config.node_id };
+            let tmp = data_dir.join(".meta.json.tmp");
+            std::fs::write(&tmp, serde_json::to_vec_pretty(&meta).map_err(|e| bad(e.to_string()))?)?;
+            std::fs::File::open(&tmp)?.sync_all()?;
+            std::fs::rename(&tmp, &path)?;
+            Ok(cluster_id)
+        }
+        Err(source) => Err(BrokerError::DataDir { path, source }),
     }
 }

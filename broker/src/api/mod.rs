@@ -1,1 +1,228 @@
-//! Kafka API handlers, one file per API key.
+//! Kafka API handlers, one file per API key, behind one [`Handler`] trait.
+//!
+//! This layer does no I/O: [`handle_frame`] parses a request frame, dispatches it, and returns the
+//! [`ResponseFrame`] to send (or why the connection must close). Kafka error codes are answers here,
+//! not Rust errors: a handler logs the cause and puts the code in the response.
+
+mod alter_configs;
+mod api_versions;
+mod create_partitions;
+mod create_topics;
+mod delete_records;
+mod delete_topics;
+mod describe_cluster;
+mod describe_configs;
+mod fetch;
+mod incremental_alter_configs;
+mod list_offsets;
+mod metadata;
+mod produce;
+mod util;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use bytes::{Bytes, BytesMut};
+use kafka_protocol::messages::{ApiKey, RequestHeader, RequestKind, ResponseHeader, ResponseKind};
+use kafka_protocol::protocol::{Decodable, Encodable};
+
+use crate::net::ResponseFrame;
+use crate::server::Shared;
+
+/// One Kafka API: its key, the versions it implements, and how it answers.
+pub(crate) trait Handler {
+    /// The decoded request body.
+    type Request;
+    /// The API key served.
+    const KEY: ApiKey;
+    /// Lowest and highest version implemented (and advertised by ApiVersions).
+    const VERSIONS: (i16, i16);
+    /// Answers one request.
+    fn handle(
+        shared: &Arc<Shared>,
+        header: &RequestHeader,
+        request: Self::Request,
+    ) -> impl Future<Output = Reply> + Send;
+}
+
+/// What a handler answers.
+pub(crate) enum Reply {
+    /// A response body encoded by the codec.
+    Message(ResponseKind),
+    /// A response body already laid out as chunks (Fetch, for zero-copy).
+    Frame(ResponseFrame),
+    /// No response at all (Produce with acks=0).
+    Nothing,
+}
+
+/// What the connection does next.
+pub(crate) enum Outcome {
+    /// Send this frame.
+    Respond(ResponseFrame),
+    /// Send nothing and read the next request.
+    NoResponse,
+    /// Close the connection, logging the reason.
+    Close(String),
+}
+
+/// Every API this broker serves, with the versions it implements.
+pub(crate) const SUPPORTED: &[(ApiKey, i16, i16)] = &[
+    (produce::Produce::KEY, produce::Produce::VERSIONS.0, produce::Produce::VERSIONS.1),
+    (fetch::Fetch::KEY, fetch::Fetch::VERSIONS.0, fetch::Fetch::VERSIONS.1),
+    (list_offsets::ListOffsets::KEY, list_offsets::ListOffsets::VERSIONS.0, list_offsets::ListOffsets::VERSIONS.1),
+    (metadata::Metadata::KEY, metadata::Metadata::VERSIONS.0, metadata::Metadata::VERSIONS.1),
+    (api_versions::ApiVersions::KEY, api_versions::ApiVersions::VERSIONS.0, api_versions::ApiVersions::VERSIONS.1),
+    (create_topics::CreateTopics::KEY, create_topics::CreateTopics::VERSIONS.0, create_topics::CreateTopics::VERSIONS.1),
+    (delete_topics::DeleteTopics::KEY, delete_topics::DeleteTopics::VERSIONS.0, delete_topics::DeleteTopics::VERSIONS.1),
+    (
+        delete_records::DeleteRecords::KEY,
+        delete_records::DeleteRecords::VERSIONS.0,
+        delete_records::DeleteRecords::VERSIONS.1,
+    ),
+    (
+        describe_configs::DescribeConfigs::KEY,
+        describe_configs::DescribeConfigs::VERSIONS.0,
+        describe_configs::DescribeConfigs::VERSIONS.1,
+    ),
+    (
+        alter_configs::AlterConfigs::KEY,
+        alter_configs::AlterConfigs::VERSIONS.0,
+        alter_configs::AlterConfigs::VERSIONS.1,
+    ),
+    (
+        create_partitions::CreatePartitions::KEY,
+        create_partitions::CreatePartitions::VERSIONS.0,
+        create_partitions::CreatePartitions::VERSIONS.1,
+    ),
+    (
+        incremental_alter_configs::IncrementalAlterConfigs::KEY,
+        incremental_alter_configs::IncrementalAlterConfigs::VERSIONS.0,
+        incremental_alter_configs::IncrementalAlterConfigs::VERSIONS.1,
+    ),
+    (
+        describe_cluster::DescribeCluster::KEY,
+        describe_cluster::DescribeCluster::VERSIONS.0,
+        describe_cluster::DescribeCluster::VERSIONS.1,
+    ),
+];
+
+fn supported_versions(key: ApiKey) -> Option<(i16, i16)> {
+    SUPPORTED.iter().find(|(k, _, _)| *k == key).map(|&(_, min, max)| (min, max))
+}
+
+/// Parses one request frame, answers it, and encodes the response frame.
+pub(crate) async fn handle_frame(shared: &Arc<Shared>, mut frame: Bytes) -> Outcome {
+    // The frame reader guarantees at least 8 bytes: key, version, correlation id.
+    let raw_key = i16::from_be_bytes([frame[0], frame[1]]);
+    let version = i16::from_be_bytes([frame[2], frame[3]]);
+    let correlation_id = i32::from_be_bytes([frame[4], frame[5], frame[6], frame[7]]);
+    let Ok(key) = ApiKey::try_from(raw_key) else {
+        return Outcome::Close(format!("unknown API key {raw_key}"));
+    };
+    let Some((min, max)) = supported_versions(key) else {
+        return Outcome::Close(format!("API {key:?} (key {raw_key}) is not supported by this broker"));
+    };
+    if version < min || version > max {
+        // KIP-511: a client newer than us sends ApiVersions at its own version; answer in v0 so it can
+        // read our ranges and downgrade. Any other API at a version we never advertised is a client bug.
+        if key == ApiKey::ApiVersions {
+            return encode(correlation_id, 0, 0, api_versions::unsupported_version());
+        }
+        return Outcome::Close(format!("{key:?} v{version} is not supported (this broker serves v{min} to v{max})"));
+    }
+    let header = match RequestHeader::decode(&mut frame, key.request_header_version(version)) {
+        Ok(header) => header,
+        Err(e) => return Outcome::Close(format!("cannot decode the {key:?} v{version} request header: {e}")),
+    };
+    let request = match RequestKind::decode(key, &mut frame, version) {
+        Ok(request) => request,
+        Err(e) => return Outcome::Close(format!("cannot decode a {key:?} v{version} request: {e}")),
+    };
+    let reply = dispatch(shared, &header, request).await;
+    let header_version = key.response_header_version(version);
+    match reply {
+        Reply::Message(body) => encode(correlation_id, header_version, version, body),
+        Reply::Frame(body) => match encode_header(correlation_id, header_version) {
+            Ok(head) => {
+                let mut out = ResponseFrame::from_bytes(head);
+                out.append(body);
+                Outcome::Respond(out)
+            }
+            Err(e) => Outcome::Close(format!("cannot encode a response header: {e} (a bug)")),
+        },
+        Reply::Nothing => Outcome::NoResponse,
+    }
+}
+
+fn encode_header(correlation_id: i32, header_version: i16) -> anyhow::Result<Bytes> {
+    let mut buf = BytesMut::with_capacity(16);
+    ResponseHeader::default().with_correlation_id(correlation_id).encode(&mut buf, header_version)?;
+    Ok(buf.freeze())
+}
+
+fn encode(correlation_id: i32, header_version: i16, version: i16, body: ResponseKind) -> Outcome {
+    let mut buf = BytesMut::with_capacity(256);
+    let result = ResponseHeader::default()
+        .with_correlation_id(correlation_id)
+        .encode(&mut buf, header_version)
+        .and_then(|()| body.encode(&mut buf, version));
+    match result {
+        Ok(()) => Outcome::Respond(ResponseFrame::from_bytes(buf.freeze())),
+        Err(e) => Outcome::Close(format!("cannot encode a v{version} response: {e} (a bug in this broker)")),
+    }
+}
+
+async fn dispatch(shared: &Arc<Shared>, header: &RequestHeader, request: RequestKind) -> Reply {
+    match request {
+        RequestKind::Produce(r) => produce::Produce::handle(shared, header, r).await,
+        RequestKind::Fetch(r) => fetch::Fetch::handle(shared, header, r).await,
+        RequestKind::ListOffsets(r) => list_offsets::ListOffsets::handle(shared, header, r).await,
+        RequestKind::Metadata(r) => metadata::Metadata::handle(shared, header, r).await,
+        RequestKind::ApiVersions(r) => api_versions::ApiVersions::handle(shared, header, r).await,
+        RequestKind::CreateTopics(r) => create_topics::CreateTopics::handle(shared, header, r).await,
+        RequestKind::DeleteTopics(r) => delete_topics::DeleteTopics::handle(shared, header, r).await,
+        RequestKind::DeleteRecords(r) => delete_records::DeleteRecords::handle(shared, header, r).await,
+        RequestKind::DescribeConfigs(r) => describe_configs::DescribeConfigs::handle(shared, header, r).await,
+        RequestKind::AlterConfigs(r) => alter_configs::AlterConfigs::handle(shared, header, r).await,
+        RequestKind::CreatePartitions(r) => create_partitions::CreatePartitions::handle(shared, header, r).await,
+        RequestKind::IncrementalAlterConfigs(r) => {
+            incremental_alter_configs::IncrementalAlterConfigs::handle(shared, header, r).await
+        }
+        RequestKind::DescribeCluster(r) => describe_cluster::DescribeCluster::handle(shared, header, r).await,
+        // `handle_frame` only lets through the keys in SUPPORTED, each matched above.
+        other => {
+            tracing::error!(request = ?std::mem::discriminant(&other), "request reached dispatch without a handler (a bug)");
+            Reply::Nothing
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kafka_protocol::messages::*;
+    use kafka_protocol::protocol::Message;
+
+    /// Every advertised range must lie inside what the codec can decode and respect the Kafka 4.0 floors.
+    #[test]
+    fn advertised_versions_are_within_the_codec() {
+        fn check<M: Message>(key: ApiKey) {
+            let (min, max) = supported_versions(key).expect("key is served");
+            assert!(min >= M::VERSIONS.min && max <= M::VERSIONS.max, "{key:?} v{min}-{max} vs codec {}", M::VERSIONS);
+        }
+        check::<ProduceRequest>(ApiKey::Produce);
+        check::<FetchRequest>(ApiKey::Fetch);
+        check::<ListOffsetsRequest>(ApiKey::ListOffsets);
+        check::<MetadataRequest>(ApiKey::Metadata);
+        check::<ApiVersionsRequest>(ApiKey::ApiVersions);
+        check::<CreateTopicsRequest>(ApiKey::CreateTopics);
+        check::<DeleteTopicsRequest>(ApiKey::DeleteTopics);
+        check::<DeleteRecordsRequest>(ApiKey::DeleteRecords);
+        check::<DescribeConfigsRequest>(ApiKey::DescribeConfigs);
+        check::<AlterConfigsRequest>(ApiKey::AlterConfigs);
+        check::<CreatePartitionsRequest>(ApiKey::CreatePartitions);
+        check::<IncrementalAlterConfigsRequest>(ApiKey::IncrementalAlterConfigs);
+        check::<DescribeClusterRequest>(ApiKey::DescribeCluster);
+        assert_eq!(SUPPORTED.len(), 13);
+    }
+}

@@ -1,1 +1,11 @@
-//! The topic registry.
+//! The topic registry: which topics exist, their ids, partition logs and config overrides.
+//!
+//! Each topic is described by `<data_dir>/topics/<name>.json` (id, partition count, overrides), written
+//! atomically; its partitions live in `<data_dir>/<name>-<partition>/`, as in Kafka.
+
+mod metadata_file;
+mod names;
+mod registry;
+
+pub use names::validate_topic_name;
+pub use registry::{Topic, TopicError, TopicRegistry};

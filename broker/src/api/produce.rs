@@ -1,0 +1,105 @@
+//! Produce (key 0): validates and appends record batches, answering once they are in the log.
+
+use std::sync::Arc;
+
+use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
+use kafka_protocol::messages::{ApiKey, ProduceRequest, ProduceResponse, RequestHeader, ResponseKind};
+use kafka_protocol::ResponseError;
+
+use super::{util, Handler, Reply};
+use crate::log::PartitionLog;
+use crate::maintenance::now_ms;
+use crate::server::Shared;
+
+pub(crate) struct Produce;
+
+/// One partition's share of the request, resolved to its log before any appending starts.
+struct Work {
+    topic: usize,
+    partition: i32,
+    target: Result<(Arc<PartitionLog>, bytes::Bytes), ResponseError>,
+}
+
+impl Handler for Produce {
+    type Request = ProduceRequest;
+    const KEY: ApiKey = ApiKey::Produce;
+    const VERSIONS: (i16, i16) = (3, 13);
+
+    async fn handle(shared: &Arc<Shared>, header: &RequestHeader, request: ProduceRequest) -> Reply {
+        let version = header.request_api_version;
+        let acks = request.acks;
+        let mut response = ProduceResponse::default();
+        let mut work = Vec::new();
+        for (i, topic_data) in request.topic_data.into_iter().enumerate() {
+            // v13 names topics by id (KIP-516); earlier versions by name.
+            let topic = if version >= 13 {
+                shared.topics.get_by_id(topic_data.topic_id).ok_or(ResponseError::UnknownTopicId)
+            } else {
+                shared.topics.get(topic_data.name.0.as_str()).ok_or(ResponseError::UnknownTopicOrPartition)
+            };
+            let mut topic_response = TopicProduceResponse::default();
+            topic_response.name = topic_data.name.clone();
+            topic_response.topic_id = topic_data.topic_id;
+            response.responses.push(topic_response);
+            for partition_data in topic_data.partition_data {
+                let target = if !matches!(acks, -1..=1) {
+                    Err(ResponseError::InvalidRequiredAcks)
+                } else {
+                    topic.clone().and_then(|t| {
+                        t.partition(partition_data.index).ok_or(ResponseError::UnknownTopicOrPartition)
+                    })
+                    .and_then(|log| match partition_data.records {
+                        Some(records) if !records.is_empty() => Ok((log, records)),
+                        _ => Err(ResponseError::InvalidRecord),
+                    })
+                };
+                work.push(Work { topic: i, partition: partition_data.index, target });
+            }
+        }
+
+        // Appends are file writes (and an fsync under flush.messages=1): keep them off the async workers.
+        let results = tokio::task::spawn_blocking(move || {
+            let now = now_ms();
+            work.into_iter()
+                .map(|w| {
+                    let mut p = PartitionProduceResponse::default();
+                    p.index = w.partition;
+                    p.base_offset = -1;
+                    p.log_append_time_ms = -1;
+                    p.log_start_offset = -1;
+                    match w.target {
+                        Err(error) => p.error_code = util::code(error),
+                        Ok((log, records)) => match log.append(&records, now) {
+                            Ok(info) => {
+                                p.base_offset = info.base_offset;
+                                p.log_append_time_ms = info.log_append_time;
+                                p.log_start_offset = info.log_start_offset;
+                            }
+                            Err(e) => {
+                                tracing::warn!(partition = w.partition, error = %e, "produce refused");
+                                p.error_code = e.kafka_code();
+                                p.error_message = Some(util::str_bytes(e.to_string()));
+                            }
+                        },
+                    }
+                    (w.topic, p)
+                })
+                .collect::<Vec<_>>()
+        })
+        .await;
+        let results = match results {
+            Ok(results) => results,
+            Err(e) => {
+                tracing::error!(error = %e, "produce task failed (a bug)");
+                return Reply::Nothing;
+            }
+        };
+        if acks == 0 {
+            return Reply::Nothing;
+        }
+        for (topic, p) in results {
+            response.responses[topic].partition_responses.push(p);
+        }
+        Reply::Message(ResponseKind::Produce(response))
+    }
+}
