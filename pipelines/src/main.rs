@@ -1,1 +1,103 @@
-fn main() {}
+//! The `sluice` binary: runs a broker, administers topics, and produces and consumes records from a shell.
+//!
+//! # Layout
+//! - [`cli::broker`]: `sluice broker`, an in-process [`sluice_broker::Broker`] that runs until a signal.
+//! - [`cli::topic`]: `sluice topic ...`, topic administration through the Kafka admin API.
+//! - [`cli::produce`]: `sluice produce`, stdin lines to records.
+//! - [`cli::consume`]: `sluice consume`, records to stdout.
+//! - [`cli::client`]: what the client commands share: bootstrap address, `-X` passthrough, error wording.
+//!
+//! Every client command talks Kafka protocol through rdkafka, never broker internals, so it works against
+//! any Kafka-compatible cluster.
+
+mod cli;
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Sluice: a Kafka-compatible streaming platform.
+#[derive(Debug, Parser)]
+#[command(name = "sluice", version, about, propagate_version = true)]
+pub(crate) struct Cli {
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Run a broker until SIGTERM or SIGINT.
+    Broker(cli::broker::BrokerArgs),
+    /// Create, list, describe, alter and delete topics.
+    Topic(cli::topic::TopicArgs),
+    /// Send stdin lines as records to a topic.
+    Produce(cli::produce::ProduceArgs),
+    /// Print records of a topic to stdout.
+    Consume(cli::consume::ConsumeArgs),
+}
+
+/// Exit status for a setting the user must fix (bad config), distinct from a runtime failure (1).
+const EXIT_BAD_CONFIG: u8 = 2;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    // The broker is a service whose progress is worth seeing; client commands should print only their output
+    // unless something goes wrong.
+    let default_filter = match cli.command {
+        Command::Broker(_) => "info",
+        _ => "warn",
+    };
+    init_logging(default_filter);
+
+    let result = match cli.command {
+        Command::Broker(args) => cli::broker::run(args).await,
+        Command::Topic(args) => cli::topic::run(args).await,
+        Command::Produce(args) => cli::produce::run(args).await,
+        Command::Consume(args) => cli::consume::run(args).await,
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            if cli::broker::is_config_error(&err) {
+                ExitCode::from(EXIT_BAD_CONFIG)
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+    }
+}
+
+/// Logs go to stderr so stdout stays parseable (the broker's ready line, consumed records).
+fn init_logging(default_filter: &str) {
+    let filter = std::env::var("SLUICE_LOG").unwrap_or_else(|_| default_filter.to_string());
+    let filter = tracing_subscriber::EnvFilter::try_new(&filter).unwrap_or_else(|e| {
+        eprintln!("warning: SLUICE_LOG={filter:?} is not a valid log filter ({e}); using {default_filter:?}");
+        tracing_subscriber::EnvFilter::new(default_filter)
+    });
+    // Colour only for a person at a terminal who has not opted out; log files and CI want plain text.
+    let ansi = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(ansi)
+        .init();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clap_definition_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn unknown_subcommand_is_rejected() {
+        assert!(Cli::try_parse_from(["sluice", "frobnicate"]).is_err());
+    }
+}

@@ -24,7 +24,8 @@ impl Handler for ListOffsets {
     const KEY: ApiKey = ApiKey::ListOffsets;
     const VERSIONS: (i16, i16) = (1, 10);
 
-    async fn handle(shared: &Arc<Shared>, _header: &RequestHeader, request: ListOffsetsRequest) -> Reply {
+    async fn handle(shared: &Arc<Shared>, header: &RequestHeader, request: ListOffsetsRequest) -> Reply {
+        let version = header.request_api_version;
         let mut jobs = Vec::new();
         let mut response = ListOffsetsResponse::default();
         for topic in request.topics {
@@ -45,7 +46,10 @@ impl Handler for ListOffsets {
                     r.partition_index = partition;
                     r.timestamp = -1;
                     r.offset = -1;
-                    r.leader_epoch = 0;
+                    // leader_epoch exists from v4 on; the codec refuses a set field on older versions.
+                    if version >= 4 {
+                        r.leader_epoch = 0;
+                    }
                     match log {
                         None => r.error_code = util::code(ResponseError::UnknownTopicOrPartition),
                         Some(log) => match lookup(&log, timestamp) {

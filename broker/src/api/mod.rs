@@ -110,36 +110,60 @@ fn supported_versions(key: ApiKey) -> Option<(i16, i16)> {
     SUPPORTED.iter().find(|(k, _, _)| *k == key).map(|&(_, min, max)| (min, max))
 }
 
-/// Parses one request frame, answers it, and encodes the response frame.
-pub(crate) async fn handle_frame(shared: &Arc<Shared>, mut frame: Bytes) -> Outcome {
-    // The frame reader guarantees at least 8 bytes: key, version, correlation id.
+/// A request frame taken apart, or what to do instead of answering it.
+pub(crate) enum Parsed {
+    /// A request this broker serves.
+    Request { header: RequestHeader, request: RequestKind },
+    /// Answer without dispatching (ApiVersions at a version above ours).
+    Answer(Outcome),
+}
+
+/// Decodes a request frame (without its size prefix). Pure and total: any bytes give an answer, never a panic.
+pub(crate) fn parse_request(mut frame: Bytes) -> Parsed {
+    if frame.len() < 8 {
+        return Parsed::Answer(Outcome::Close(format!("a {}-byte frame is too short for a request header", frame.len())));
+    }
     let raw_key = i16::from_be_bytes([frame[0], frame[1]]);
     let version = i16::from_be_bytes([frame[2], frame[3]]);
     let correlation_id = i32::from_be_bytes([frame[4], frame[5], frame[6], frame[7]]);
     let Ok(key) = ApiKey::try_from(raw_key) else {
-        return Outcome::Close(format!("unknown API key {raw_key}"));
+        return Parsed::Answer(Outcome::Close(format!("unknown API key {raw_key}")));
     };
     let Some((min, max)) = supported_versions(key) else {
-        return Outcome::Close(format!("API {key:?} (key {raw_key}) is not supported by this broker"));
+        return Parsed::Answer(Outcome::Close(format!("API {key:?} (key {raw_key}) is not supported by this broker")));
     };
     if version < min || version > max {
         // KIP-511: a client newer than us sends ApiVersions at its own version; answer in v0 so it can
         // read our ranges and downgrade. Any other API at a version we never advertised is a client bug.
         if key == ApiKey::ApiVersions {
-            return encode(correlation_id, 0, 0, api_versions::unsupported_version());
+            return Parsed::Answer(encode(correlation_id, 0, 0, api_versions::unsupported_version()));
         }
-        return Outcome::Close(format!("{key:?} v{version} is not supported (this broker serves v{min} to v{max})"));
+        return Parsed::Answer(Outcome::Close(format!(
+            "{key:?} v{version} is not supported (this broker serves v{min} to v{max})"
+        )));
     }
     let header = match RequestHeader::decode(&mut frame, key.request_header_version(version)) {
         Ok(header) => header,
-        Err(e) => return Outcome::Close(format!("cannot decode the {key:?} v{version} request header: {e}")),
+        Err(e) => {
+            return Parsed::Answer(Outcome::Close(format!("cannot decode the {key:?} v{version} request header: {e}")))
+        }
     };
-    let request = match RequestKind::decode(key, &mut frame, version) {
-        Ok(request) => request,
-        Err(e) => return Outcome::Close(format!("cannot decode a {key:?} v{version} request: {e}")),
+    match RequestKind::decode(key, &mut frame, version) {
+        Ok(request) => Parsed::Request { header, request },
+        Err(e) => Parsed::Answer(Outcome::Close(format!("cannot decode a {key:?} v{version} request: {e}"))),
+    }
+}
+
+/// Parses one request frame, answers it, and encodes the response frame.
+pub(crate) async fn handle_frame(shared: &Arc<Shared>, frame: Bytes) -> Outcome {
+    let (header, request) = match parse_request(frame) {
+        Parsed::Request { header, request } => (header, request),
+        Parsed::Answer(outcome) => return outcome,
     };
+    let (key, version, correlation_id) = (header.request_api_key, header.request_api_version, header.correlation_id);
     let reply = dispatch(shared, &header, request).await;
-    let header_version = key.response_header_version(version);
+    // parse_request only lets known keys through.
+    let header_version = ApiKey::try_from(key).map(|k| k.response_header_version(version)).unwrap_or(0);
     match reply {
         Reply::Message(body) => encode(correlation_id, header_version, version, body),
         Reply::Frame(body) => match encode_header(correlation_id, header_version) {
@@ -202,6 +226,7 @@ mod tests {
     use super::*;
     use kafka_protocol::messages::*;
     use kafka_protocol::protocol::Message;
+    use kafka_protocol::ResponseError;
 
     /// Every advertised range must lie inside what the codec can decode and respect the Kafka 4.0 floors.
     #[test]
@@ -224,5 +249,56 @@ mod tests {
         check::<IncrementalAlterConfigsRequest>(ApiKey::IncrementalAlterConfigs);
         check::<DescribeClusterRequest>(ApiKey::DescribeCluster);
         assert_eq!(SUPPORTED.len(), 13);
+    }
+
+    fn frame(key: i16, version: i16, body: &[u8]) -> Bytes {
+        let mut f = Vec::new();
+        f.extend_from_slice(&key.to_be_bytes());
+        f.extend_from_slice(&version.to_be_bytes());
+        f.extend_from_slice(&7i32.to_be_bytes());
+        f.extend_from_slice(body);
+        Bytes::from(f)
+    }
+
+    #[test]
+    fn unknown_keys_and_versions_close_the_connection() {
+        assert!(matches!(parse_request(frame(999, 0, &[])), Parsed::Answer(Outcome::Close(m)) if m.contains("unknown API key")));
+        // Produce v2 is below the Kafka 4.0 floor.
+        assert!(matches!(parse_request(frame(0, 2, &[])), Parsed::Answer(Outcome::Close(m)) if m.contains("not supported")));
+        // JoinGroup is a real key this broker does not serve yet.
+        assert!(matches!(parse_request(frame(11, 5, &[])), Parsed::Answer(Outcome::Close(_))));
+    }
+
+    #[test]
+    fn api_versions_above_ours_answers_v0_with_unsupported_version() {
+        let Parsed::Answer(Outcome::Respond(out)) = parse_request(frame(18, 99, &[])) else {
+            panic!("expected an answer");
+        };
+        let mut bytes = out.to_bytes().expect("in memory");
+        assert_eq!(&bytes[..4], &7i32.to_be_bytes(), "correlation id echoed");
+        let _ = bytes.split_to(4);
+        let body = ApiVersionsResponse::decode(&mut bytes, 0).expect("v0 body");
+        assert_eq!(body.error_code, ResponseError::UnsupportedVersion.code());
+        assert_eq!(body.api_keys.len(), SUPPORTED.len());
+    }
+
+    proptest::proptest! {
+        /// The request decoder is total: arbitrary frames never panic.
+        #[test]
+        fn arbitrary_frames_never_panic(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..512)) {
+            let _ = parse_request(Bytes::from(bytes));
+        }
+
+        /// Valid headers for every served API followed by garbage never panic either.
+        #[test]
+        fn garbage_bodies_never_panic(
+            index in 0usize..13,
+            version_offset in 0i16..20,
+            body in proptest::collection::vec(proptest::num::u8::ANY, 0..256),
+        ) {
+            let (key, min, max) = SUPPORTED[index];
+            let version = (min + version_offset).min(max);
+            let _ = parse_request(frame(key as i16, version, &body));
+        }
     }
 }

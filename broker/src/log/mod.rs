@@ -1,9 +1,29 @@
-//! The storage engine (being built).
+//! The storage engine: each partition is a directory of segments (record batches as produced, a sparse offset
+//! index and a time index per segment) plus a log start offset checkpoint. FORMAT.md documents every byte.
+//!
+//! # Layout
+//! - [`batch`]: the v2 batch header: parse, validate (CRC-32C), in-place offset assignment. Pure, fuzzed.
+//! - `index`: sparse offset and time indexes of one segment.
+//! - `segment`: one segment file; recovery of a torn tail.
+//! - [`PartitionLog`] (`partition`): open, append, read, offsets, flush.
+//! - `lookup`: ListOffsets by timestamp and max timestamp.
+//! - `retention`: DeleteRecords and retention by time and size.
+//! - `cleaner`: compaction.
+//! - `checkpoint`: the log start offset file.
 
-/// Errors of the storage engine.
-#[derive(Debug, thiserror::Error)]
-pub enum LogError {
-    /// I/O failure.
-    #[error("I/O error: {0}")]
-    Io(#[from] std::io::Error),
-}
+pub mod batch;
+mod checkpoint;
+mod cleaner;
+mod error;
+mod index;
+mod lookup;
+mod partition;
+mod records;
+mod retention;
+mod segment;
+#[cfg(test)]
+mod tests;
+
+pub use cleaner::CompactStats;
+pub use error::{AppendError, LogError, ReadError};
+pub use partition::{AppendInfo, FileSlice, PartitionLog, ReadResult};

@@ -112,8 +112,9 @@ async fn send_file(stream: &TcpStream, slice: &FileSlice) -> std::io::Result<()>
     let end = offset + i64::from(slice.len);
     while offset < end {
         stream.writable().await?;
+        let count = (end - offset) as usize;
         let sent = stream.try_io(Interest::WRITABLE, || {
-            nix::sys::sendfile::sendfile64(stream.as_fd(), slice.file.as_fd(), Some(&mut offset), (end - offset) as usize)
+            nix::sys::sendfile::sendfile64(stream.as_fd(), slice.file.as_fd(), Some(&mut offset), count)
                 .map_err(std::io::Error::from)
         });
         match sent {

@@ -1,7 +1,7 @@
 //! Topic name rules, as Kafka has them: 1 to 249 of `[a-zA-Z0-9._-]`, and not `.` or `..`.
 
 /// Kafka's longest legal topic name.
-pub const MAX_TOPIC_NAME_LEN: usize = 249;
+pub(crate) const MAX_TOPIC_NAME_LEN: usize = 249;
 
 /// Checks a topic name; the error says what is wrong with it.
 pub fn validate_topic_name(name: &str) -> Result<(), String> {

@@ -1,0 +1,427 @@
+//! [`PartitionLog`]: one partition's segmented log: open with recovery, append, read, offsets, flush.
+//!
+//! Concurrency: the append state (segments, offsets) sits behind one `parking_lot::Mutex`, held only for
+//! bookkeeping and the single `write` of an append. Reads take the lock just long enough to copy the file handles
+//! and positions they need, then read without it. Maintenance (retention, DeleteRecords, compaction) is serialized
+//! by a second mutex and takes the append lock only to swap segment lists.
+
+use std::fs::File;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use parking_lot::{Mutex, MutexGuard};
+use tokio::sync::watch;
+
+use super::batch;
+use super::checkpoint;
+use super::error::{AppendError, LogError, ReadError};
+use super::records;
+use super::segment::{self, Segment};
+use crate::config::topic::TimestampType;
+use crate::config::TopicConfig;
+
+/// What an append did, for the Produce response.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AppendInfo {
+    /// Offset given to the first record.
+    pub base_offset: i64,
+    /// Offset given to the last record.
+    pub last_offset: i64,
+    /// The append time stamped on the batches; -1 unless the topic uses LogAppendTime.
+    pub log_append_time: i64,
+    /// The log start offset after the append.
+    pub log_start_offset: i64,
+    /// Records appended.
+    pub record_count: i64,
+}
+
+/// A byte range of a segment file holding whole batches, sent to the client as is (sendfile when possible).
+#[derive(Debug, Clone)]
+pub struct FileSlice {
+    /// The segment file; an `Arc` so the range stays readable even if the segment is deleted or compacted.
+    pub file: Arc<File>,
+    /// Where the range starts.
+    pub position: u64,
+    /// Bytes in the range.
+    pub len: u32,
+}
+
+impl FileSlice {
+    /// Reads the range into memory (for connections that cannot use sendfile, and for tests).
+    pub fn read_to_bytes(&self) -> std::io::Result<Bytes> {
+        let mut buf = vec![0u8; self.len as usize];
+        self.file.read_exact_at(&mut buf, self.position)?;
+        Ok(Bytes::from(buf))
+    }
+}
+
+/// What a read found: whole batches, in offset order.
+#[derive(Debug, Clone)]
+pub struct ReadResult {
+    /// At most one slice per segment, contiguous within it.
+    pub slices: Vec<FileSlice>,
+    /// Sum of the slices' lengths.
+    pub total_len: u32,
+    /// The log start offset when the read was planned.
+    pub log_start_offset: i64,
+    /// The log end offset when the read was planned (the high watermark on a single node).
+    pub high_watermark: i64,
+}
+
+/// Mutable state of a partition log, behind the append lock.
+#[derive(Debug)]
+pub(crate) struct LogState {
+    /// Never empty; the last one is the active segment.
+    pub(crate) segments: Vec<Segment>,
+    pub(crate) log_start: i64,
+    pub(crate) config: TopicConfig,
+    /// Records appended since the last fsync, for `flush.messages`.
+    pub(crate) unflushed: i64,
+    pub(crate) last_flush_ms: i64,
+}
+
+impl LogState {
+    pub(crate) fn log_end(&self) -> i64 {
+        self.segments.last().map_or(0, |s| s.next_offset)
+    }
+    pub(crate) fn active(&mut self) -> &mut Segment {
+        let last = self.segments.len() - 1;
+        &mut self.segments[last]
+    }
+    /// Index of the segment holding `offset` (the last one whose base is <= offset).
+    pub(crate) fn segment_index_for(&self, offset: i64) -> usize {
+        self.segments.partition_point(|s| s.base_offset <= offset).saturating_sub(1)
+    }
+    /// Seals the active segment and starts a new one at the log end.
+    pub(crate) fn roll(&mut self, dir: &Path) -> Result<(), LogError> {
+        let end = self.log_end();
+        let active = self.active();
+        active.write_index_files()?;
+        tracing::debug!("rolled segment {} at offset {end}", active.log_path.display());
+        let fresh = Segment::create(dir, end)?;
+        self.segments.push(fresh);
+        Ok(())
+    }
+    /// Files written since the last fsync; clears their dirty marks.
+    pub(crate) fn take_dirty(&mut self) -> Vec<Arc<File>> {
+        self.unflushed = 0;
+        self.segments
+            .iter_mut()
+            .filter_map(|s| std::mem::replace(&mut s.dirty, false).then(|| s.file.clone()))
+            .collect()
+    }
+}
+
+/// One partition's log: a directory of segments. `Send + Sync`; share it with an `Arc`.
+#[derive(Debug)]
+pub struct PartitionLog {
+    pub(crate) dir: PathBuf,
+    pub(crate) state: Mutex<LogState>,
+    /// Serializes retention, DeleteRecords and compaction of this partition.
+    pub(crate) maintenance: Mutex<()>,
+    end_tx: watch::Sender<i64>,
+    leader_epoch: AtomicI32,
+}
+
+impl PartitionLog {
+    /// Opens (creating if missing) the partition directory `dir` and recovers it: closed segments are loaded with
+    /// their checked indexes, the active segment is scanned and its torn tail cut, the start offset checkpoint is
+    /// read.
+    pub fn open(dir: &Path, config: TopicConfig) -> Result<Self, LogError> {
+        std::fs::create_dir_all(dir)?;
+        let mut bases = Vec::new();
+        for entry in std::fs::read_dir(dir)? {
+            let entry = entry?;
+            let name = entry.file_name();
+            let Some(name) = name.to_str() else { continue };
+            if name.ends_with(".tmp") || name.ends_with(".cleaned") {
+                // A write that never completed (checkpoint, index or compaction output): the original is intact.
+                tracing::info!("removing unfinished file {}", entry.path().display());
+                segment::remove_if_exists(&entry.path())?;
+                continue;
+            }
+            if let Some(stem) = name.strip_suffix(".log") {
+                if stem.len() == 20 {
+                    if let Ok(base) = stem.parse::<i64>() {
+                        bases.push(base);
+                    }
+                }
+            }
+        }
+        bases.sort_unstable();
+        let checkpoint = checkpoint::read(dir)?;
+        let interval = config.index_interval_bytes;
+        let mut segments = Vec::with_capacity(bases.len().max(1));
+        for (i, &base) in bases.iter().enumerate() {
+            match bases.get(i + 1) {
+                Some(&next) => segments.push(Segment::open_closed(dir, base, next, interval)?),
+                None => segments.push(Segment::open_active(dir, base, interval)?),
+            }
+        }
+        if segments.is_empty() {
+            segments.push(Segment::create(dir, checkpoint.unwrap_or(0).max(0))?);
+        }
+        let first_base = segments[0].base_offset;
+        let mut state = LogState { segments, log_start: first_base, config, unflushed: 0, last_flush_ms: 0 };
+        let end = state.log_end();
+        state.log_start = checkpoint.unwrap_or(first_base).clamp(first_base, end);
+        tracing::debug!(
+            "opened {} with {} segments, offsets {}..{end}",
+            dir.display(),
+            state.segments.len(),
+            state.log_start
+        );
+        let (end_tx, _) = watch::channel(end);
+        Ok(Self {
+            dir: dir.to_path_buf(),
+            state: Mutex::new(state),
+            maintenance: Mutex::new(()),
+            end_tx,
+            leader_epoch: AtomicI32::new(0),
+        })
+    }
+
+    /// The partition directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Replaces the topic settings (AlterConfigs); they apply from the next append or maintenance run.
+    pub fn set_config(&self, config: TopicConfig) {
+        self.state.lock().config = config;
+    }
+
+    /// The topic settings in use.
+    pub fn config(&self) -> TopicConfig {
+        self.state.lock().config.clone()
+    }
+
+    /// The leader epoch stamped into appended batches (`partitionLeaderEpoch`).
+    pub fn set_leader_epoch(&self, epoch: i32) {
+        self.leader_epoch.store(epoch, Ordering::Relaxed);
+    }
+
+    /// Appends `records`, one or more v2 batches exactly as the producer sent them. Validates all first (nothing
+    /// is written if any is bad), assigns offsets from the log end, writes with one write call, indexes each
+    /// batch, rolls the segment when `segment.bytes`/`segment.ms` say so, fsyncs when `flush.messages` is reached,
+    /// and wakes fetches waiting on [`PartitionLog::subscribe`].
+    pub fn append(&self, records: &[u8], now_ms: i64) -> Result<AppendInfo, AppendError> {
+        let (max_bytes, compacted, log_append_time) = {
+            let state = self.state.lock();
+            let c = &state.config;
+            (c.max_message_bytes, c.cleanup_compact, c.message_timestamp_type == TimestampType::LogAppendTime)
+        };
+        let headers = batch::validate_batches(records, max_bytes)?;
+        if compacted {
+            records::check_keys(records, &headers)?;
+        }
+        // The only copy of the hot path: the request buffer is borrowed, and offsets must be written into it.
+        let mut buf = records.to_vec();
+        let epoch = self.leader_epoch.load(Ordering::Relaxed);
+        let mut pos = 0usize;
+        for h in &headers {
+            let one = &mut buf[pos..pos + h.size()];
+            batch::set_partition_leader_epoch(one, epoch);
+            if log_append_time {
+                batch::set_log_append_time(one, now_ms);
+            }
+            pos += h.size();
+        }
+        let record_count: i64 = headers.iter().map(|h| i64::from(h.last_offset_delta) + 1).sum();
+        let total = buf.len() as u64;
+
+        let mut state = self.state.lock();
+        let (segment_bytes, segment_ms, interval, flush_messages) = {
+            let c = &state.config;
+            (c.segment_bytes, c.segment_ms, c.index_interval_bytes, c.flush_messages)
+        };
+        let end = state.log_end();
+        let active = state.active();
+        let too_big = active.size + total > segment_bytes;
+        let too_old = active.first_append_ms.is_some_and(|t| now_ms.saturating_sub(t) >= segment_ms);
+        let rel_overflow = end + record_count - active.base_offset > i64::from(u32::MAX);
+        if active.size > 0 && (too_big || too_old || rel_overflow) {
+            state.roll(&self.dir).map_err(|e| match e {
+                LogError::Io(e) => AppendError::Io(e),
+                other => AppendError::Io(std::io::Error::other(other.to_string())),
+            })?;
+        }
+        let active = state.active();
+        let mut offset = end;
+        let mut pos = 0usize;
+        for h in &headers {
+            batch::set_base_offset(&mut buf[pos..pos + h.size()], offset);
+            offset += i64::from(h.last_offset_delta) + 1;
+            pos += h.size();
+        }
+        if let Err(e) = active.file.write_all_at(&buf, active.size) {
+            // Leave no partial batch behind for the next append to follow.
+            let _ = active.file.set_len(active.size);
+            return Err(AppendError::Io(e));
+        }
+        let mut offset = end;
+        let mut pos = active.size;
+        for h in &headers {
+            let rel = active.rel(offset);
+            active.index.on_batch(rel, pos as u32, h.size() as u64, if log_append_time { now_ms } else { h.max_timestamp }, interval);
+            offset += i64::from(h.last_offset_delta) + 1;
+            pos += h.size() as u64;
+        }
+        active.size += total;
+        active.next_offset = offset;
+        active.first_append_ms.get_or_insert(now_ms);
+        active.dirty = true;
+        state.unflushed += record_count;
+        let to_sync = if state.unflushed >= flush_messages {
+            state.last_flush_ms = now_ms;
+            state.take_dirty()
+        } else {
+            Vec::new()
+        };
+        let info = AppendInfo {
+            base_offset: end,
+            last_offset: offset - 1,
+            log_append_time: if log_append_time { now_ms } else { -1 },
+            log_start_offset: state.log_start,
+            record_count,
+        };
+        self.end_tx.send_replace(offset);
+        drop(state);
+        for file in to_sync {
+            file.sync_data()?;
+        }
+        Ok(info)
+    }
+
+    /// Whole batches from the one holding `offset`, up to `max_bytes` in total but always at least one batch if one
+    /// lies below `upper_bound` (exclusive: the high watermark, or the last stable offset for read_committed).
+    /// `offset` equal to the log end gives an empty result; below the log start or beyond the log end is
+    /// [`ReadError::OffsetOutOfRange`].
+    pub fn read(&self, offset: i64, max_bytes: u32, upper_bound: i64) -> Result<ReadResult, ReadError> {
+        // Plan under the lock: which files, from where, up to which size.
+        let (plan, log_start, log_end) = {
+            let state = self.state.lock();
+            let (log_start, log_end) = (state.log_start, state.log_end());
+            if offset < log_start || offset > log_end {
+                return Err(ReadError::OffsetOutOfRange { requested: offset, log_start, log_end });
+            }
+            let mut plan = Vec::new();
+            if offset < log_end.min(upper_bound) {
+                let first = state.segment_index_for(offset);
+                for (i, s) in state.segments.iter().enumerate().skip(first) {
+                    let start = if i == first { u64::from(s.index.position_for(s.rel(offset))) } else { 0 };
+                    plan.push((s.file.clone(), start, s.size));
+                }
+            }
+            (plan, log_start, log_end)
+        };
+        let end = log_end.min(upper_bound);
+        let mut slices = Vec::new();
+        let mut total: u64 = 0;
+        'segments: for (file, start, size) in plan {
+            let mut pos = start;
+            let mut slice_start = None;
+            while pos < size {
+                let Some(h) = segment::read_header_at(&file, pos)? else {
+                    return Err(ReadError::Io(std::io::Error::other(format!(
+                        "no valid batch header at position {pos} of a segment below its size {size}"
+                    ))));
+                };
+                let batch_size = h.size() as u64;
+                if h.next_offset() <= offset {
+                    pos += batch_size;
+                    continue;
+                }
+                if h.last_offset() >= end || (total > 0 && total + batch_size > u64::from(max_bytes)) {
+                    push_slice(&mut slices, &file, slice_start, pos);
+                    break 'segments;
+                }
+                slice_start.get_or_insert(pos);
+                total += batch_size;
+                pos += batch_size;
+            }
+            push_slice(&mut slices, &file, slice_start, pos);
+        }
+        Ok(ReadResult {
+            slices,
+            total_len: total.min(u64::from(u32::MAX)) as u32,
+            log_start_offset: log_start,
+            high_watermark: log_end,
+        })
+    }
+
+    /// The first offset still readable.
+    pub fn log_start_offset(&self) -> i64 {
+        self.state.lock().log_start
+    }
+
+    /// The next offset to assign; also the high watermark on a single node.
+    pub fn log_end_offset(&self) -> i64 {
+        self.state.lock().log_end()
+    }
+
+    /// Watches the log end offset so Fetch can long-poll.
+    pub fn subscribe(&self) -> watch::Receiver<i64> {
+        self.end_tx.subscribe()
+    }
+
+    /// `flush.ms` policy: fsyncs when the last fsync is older than `flush.ms`.
+    pub fn maybe_flush(&self, now_ms: i64) -> Result<(), LogError> {
+        let files = {
+            let mut state = self.state.lock();
+            if now_ms.saturating_sub(state.last_flush_ms) < state.config.flush_ms {
+                return Ok(());
+            }
+            state.last_flush_ms = now_ms;
+            state.take_dirty()
+        };
+        for file in files {
+            file.sync_data()?;
+        }
+        Ok(())
+    }
+
+    /// Fsyncs every segment written since the last fsync, and the directory.
+    pub fn flush(&self) -> Result<(), LogError> {
+        let files = self.state.lock().take_dirty();
+        for file in files {
+            file.sync_data()?;
+        }
+        checkpoint::sync_dir(&self.dir)?;
+        Ok(())
+    }
+
+    /// Clean shutdown: flushes and writes the active segment's index files.
+    pub fn close(&self) -> Result<(), LogError> {
+        self.flush()?;
+        let mut state = self.state.lock();
+        state.active().write_index_files()?;
+        Ok(())
+    }
+
+    /// Bytes of all segment files.
+    pub fn size_bytes(&self) -> u64 {
+        self.state.lock().segments.iter().map(|s| s.size).sum()
+    }
+
+    /// Number of segments (for tests and metrics).
+    pub fn segment_count(&self) -> usize {
+        self.state.lock().segments.len()
+    }
+
+    pub(crate) fn lock_state(&self) -> MutexGuard<'_, LogState> {
+        self.state.lock()
+    }
+}
+
+fn push_slice(slices: &mut Vec<FileSlice>, file: &Arc<File>, start: Option<u64>, end: u64) {
+    if let Some(start) = start {
+        if end > start {
+            let len = (end - start).min(u64::from(u32::MAX)) as u32;
+            slices.push(FileSlice { file: file.clone(), position: start, len });
+        }
+    }
+}

@@ -1,0 +1,108 @@
+"""kcat (librdkafka's command-line client) against Sluice: metadata listing and
+a 100,000-record round trip per compression codec."""
+
+import json
+import random
+import shutil
+import string
+import subprocess
+
+import pytest
+
+from helpers import create_topic, unique_topic
+
+KCAT = shutil.which("kcat") or "kcat"
+RECORDS = 100_000
+PARTITIONS = 3
+HEADERS = [("h1", "v1"), ("trace", "abc-123")]
+# No ':' (the key delimiter) and no newline (the record delimiter).
+VALUE_ALPHABET = string.ascii_letters + string.digits + " !\"#$%&'()*+,-./;<=>?@[\\]^_`{|}~"
+
+
+def kcat(*args, timeout=180, stdin=None):
+    cmd = [KCAT, *args]
+    p = subprocess.run(cmd, capture_output=True, timeout=timeout, stdin=stdin)
+    assert p.returncode == 0, (
+        f"{' '.join(cmd)} exited with {p.returncode}\nstderr:\n{p.stderr.decode(errors='replace')[-4000:]}")
+    return p
+
+
+def test_kcat_lists_broker_and_topics(broker):
+    topic = unique_topic("kcat-meta")
+    create_topic(broker.bootstrap, topic, partitions=PARTITIONS)
+
+    md = json.loads(kcat("-L", "-J", "-b", broker.bootstrap, "-m", "10").stdout)
+    brokers = md["brokers"]
+    assert len(brokers) == 1, md
+    assert brokers[0]["name"] == broker.bootstrap, f"advertised address differs from the listener: {md}"
+    topics = {t["topic"]: t for t in md["topics"]}
+    assert topic in topics, f"{topic} missing from kcat -L: {sorted(topics)}"
+    parts = topics[topic]["partitions"]
+    assert sorted(p["partition"] for p in parts) == list(range(PARTITIONS))
+    for p in parts:
+        assert p["leader"] == brokers[0]["id"], p
+
+    text = kcat("-L", "-b", broker.bootstrap, "-t", topic, "-m", "10").stdout.decode()
+    assert "1 brokers:" in text, text
+    assert f'topic "{topic}" with {PARTITIONS} partitions' in text, text
+
+
+def make_input(seed):
+    rnd = random.Random(seed)
+    rows = []
+    for i in range(RECORDS):
+        key = f"key-{rnd.randrange(2000):04d}"
+        value = f"{i:06d}|" + "".join(rnd.choices(VALUE_ALPHABET, k=rnd.randrange(0, 120)))
+        rows.append((key, value))
+    return rows
+
+
+def flat_headers(h):
+    """kcat -J prints headers as a flat [k1, v1, k2, v2] list."""
+    if h is None:
+        return []
+    if h and isinstance(h[0], list):
+        return [tuple(x) for x in h]
+    return list(zip(h[0::2], h[1::2]))
+
+
+@pytest.mark.parametrize("codec", ["none", "gzip", "snappy", "lz4", "zstd"])
+def test_kcat_round_trip_100k(broker, tmp_path, codec):
+    topic = unique_topic(f"kcat-{codec}")
+    create_topic(broker.bootstrap, topic, partitions=PARTITIONS)
+    rows = make_input(seed=codec)
+    src = tmp_path / "input.txt"
+    src.write_text("".join(f"{k}:{v}\n" for k, v in rows))
+
+    produce = ["-P", "-b", broker.bootstrap, "-t", topic, "-K", ":", "-l", str(src)]
+    for hk, hv in HEADERS:
+        produce += ["-H", f"{hk}={hv}"]
+    if codec != "none":
+        produce += ["-z", codec]
+    kcat(*produce)
+
+    out = kcat("-C", "-b", broker.bootstrap, "-t", topic, "-o", "beginning", "-e", "-J", "-q").stdout
+    lines = out.decode().splitlines()
+    assert len(lines) == RECORDS, f"produced {RECORDS} records, kcat read back {len(lines)}"
+
+    by_partition = {}
+    partition_of_key = {}
+    seen = {}
+    for line in lines:
+        m = json.loads(line)
+        p, key, value = m["partition"], m["key"], m["payload"]
+        by_partition.setdefault(p, []).append(m)
+        assert partition_of_key.setdefault(key, p) == p, f"key {key!r} is in two partitions"
+        index = int(value.split("|", 1)[0])
+        assert index not in seen, f"record {index} read twice"
+        seen[index] = m
+        assert (key, value) == rows[index], f"record {index} differs: {(key, value)!r} != {rows[index]!r}"
+        assert flat_headers(m.get("headers")) == HEADERS, f"record {index} headers: {m.get('headers')!r}"
+    assert len(seen) == RECORDS
+
+    assert set(by_partition) <= set(range(PARTITIONS))
+    for p, msgs in by_partition.items():
+        offsets = [m["offset"] for m in msgs]
+        assert offsets == list(range(len(msgs))), f"partition {p}: offsets not 0..{len(msgs) - 1}"
+        indices = [int(m["payload"].split("|", 1)[0]) for m in msgs]
+        assert indices == sorted(indices), f"partition {p}: records out of produce order"

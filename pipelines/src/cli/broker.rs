@@ -1,0 +1,151 @@
+//! `sluice broker`: loads the broker config (file, then `SLUICE_*` variables, then flags), runs until a signal.
+//!
+//! Stdout carries exactly one line, `sluice broker listening on <addr>`, printed once the listener is bound,
+//! so scripts and tests can wait for it and learn the port chosen for `--listen HOST:0`. Logs go to stderr.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::Args;
+use sluice_broker::config::ConfigError;
+use sluice_broker::{Broker, BrokerConfig, BrokerError};
+use tokio::signal::unix::{signal, SignalKind};
+
+#[derive(Debug, Args)]
+pub(crate) struct BrokerArgs {
+    /// TOML config file; its keys are the broker settings (see `BrokerConfig`). `SLUICE_*` environment
+    /// variables override it, and these flags override both.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) config: Option<PathBuf>,
+    /// Directory holding topic metadata and partition logs (setting `data_dir`).
+    #[arg(long, value_name = "DIR")]
+    pub(crate) data_dir: Option<PathBuf>,
+    /// Address to accept Kafka connections on; port 0 lets the OS pick one (setting `listen`).
+    #[arg(long, value_name = "HOST:PORT")]
+    pub(crate) listen: Option<String>,
+    /// Address clients are told to connect to; defaults to the bound listen address
+    /// (setting `advertised_listener`).
+    #[arg(long, value_name = "HOST:PORT")]
+    pub(crate) advertised_listener: Option<String>,
+    /// This broker's node id, reported in metadata (setting `node_id`).
+    #[arg(long, value_name = "N")]
+    pub(crate) node_id: Option<i32>,
+}
+
+impl BrokerArgs {
+    /// Builds the effective config: file and environment via [`BrokerConfig::load`], then these flags.
+    fn config(&self, env: impl IntoIterator<Item = (String, String)>) -> Result<BrokerConfig, ConfigError> {
+        let mut config = BrokerConfig::load(self.config.as_deref(), env)?;
+        if let Some(dir) = &self.data_dir {
+            config.data_dir = dir.clone();
+        }
+        if let Some(listen) = &self.listen {
+            config.listen = listen.clone();
+        }
+        if let Some(adv) = &self.advertised_listener {
+            config.advertised_listener = Some(adv.clone());
+        }
+        if let Some(id) = self.node_id {
+            config.node_id = id;
+        }
+        // Flags can break what the file and environment had right, so check the final result again.
+        config.validate()?;
+        Ok(config)
+    }
+}
+
+/// True when `err` is a setting the user must fix, which `main` reports with exit status 2.
+pub(crate) fn is_config_error(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| {
+        cause.is::<ConfigError>() || matches!(cause.downcast_ref::<BrokerError>(), Some(BrokerError::Config(_)))
+    })
+}
+
+pub(crate) async fn run(args: BrokerArgs) -> anyhow::Result<ExitCode> {
+    let config = args.config(std::env::vars())?;
+
+    // Installed before the ready line is printed, so a supervisor that signals right after reading it is
+    // not killed by the default handler mid-startup.
+    let mut sigterm = signal(SignalKind::terminate()).context("cannot install the SIGTERM handler")?;
+    let mut sigint = signal(SignalKind::interrupt()).context("cannot install the SIGINT handler")?;
+
+    let handle = Broker::start(config).await.context("the broker could not start")?;
+    let ready = format!("sluice broker listening on {}", handle.local_addr());
+    let mut stdout = std::io::stdout().lock();
+    // A closed stdout (e.g. the reader went away) must not stop the broker; the line is only a courtesy then.
+    if let Err(e) = writeln!(stdout, "{ready}").and_then(|()| stdout.flush()) {
+        tracing::warn!(error = %e, "could not write the ready line to stdout");
+    }
+    drop(stdout);
+    tracing::info!(addr = %handle.local_addr(), "broker started");
+
+    let signal_name = tokio::select! {
+        _ = sigterm.recv() => "SIGTERM",
+        _ = sigint.recv() => "SIGINT",
+    };
+    tracing::info!(signal = signal_name, "shutting down");
+    handle
+        .shutdown()
+        .await
+        .context("the broker did not shut down cleanly; logs will be recovered on the next start")?;
+    tracing::info!("broker stopped");
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+    use crate::{Cli, Command};
+
+    fn parse(args: &[&str]) -> BrokerArgs {
+        let cli = Cli::try_parse_from(std::iter::once("sluice").chain(args.iter().copied())).expect("valid args");
+        match cli.command {
+            Command::Broker(args) => args,
+            other => panic!("expected broker, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn flags_override_file_and_environment() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("broker.toml");
+        std::fs::write(&file, "listen = \"127.0.0.1:1111\"\nnode_id = 5\n").expect("write config");
+        let file = file.to_str().expect("utf-8 path");
+        let args = parse(&[
+            "broker",
+            "--config",
+            file,
+            "--listen",
+            "127.0.0.1:0",
+            "--data-dir",
+            "/tmp/x",
+        ]);
+        let env = [("SLUICE_NODE_ID".to_string(), "7".to_string())];
+        let config = args.config(env).expect("valid config");
+        assert_eq!(config.listen, "127.0.0.1:0");
+        assert_eq!(config.node_id, 7, "environment overrides the file");
+        assert_eq!(config.data_dir, PathBuf::from("/tmp/x"));
+
+        let args = parse(&["broker", "--config", file, "--node-id", "9"]);
+        let config = args.config(Vec::new()).expect("valid config");
+        assert_eq!(config.node_id, 9, "flags override the file");
+        assert_eq!(config.listen, "127.0.0.1:1111");
+    }
+
+    #[test]
+    fn bad_flag_value_is_a_config_error() {
+        let args = parse(&["broker", "--advertised-listener", "nohost"]);
+        let err = anyhow::Error::from(args.config(Vec::new()).expect_err("bad advertised listener"));
+        assert!(is_config_error(&err));
+        assert!(format!("{err:#}").contains("advertised_listener"), "{err:#}");
+    }
+
+    #[test]
+    fn non_numeric_node_id_is_rejected_by_clap() {
+        assert!(crate::Cli::try_parse_from(["sluice", "broker", "--node-id", "one"]).is_err());
+    }
+}
