@@ -137,13 +137,38 @@ const KEYS: &[(&str, i8, &str, &str)] = &[
     ("flush.ms", LONG, "9223372036854775807", "Fsync the log when the last fsync is older than this."),
     ("index.interval.bytes", INT, "4096", "Bytes of log between two entries of the sparse offset index."),
     ("max.message.bytes", INT, "1048588", "The largest record batch accepted, in bytes."),
-    ("message.timestamp.type", STRING, "CreateTime", "CreateTime keeps the producer's timestamps; LogAppendTime stamps batches on append."),
-    ("min.cleanable.dirty.ratio", DOUBLE, "0.5", "The share of not yet compacted log that makes the cleaner compact a partition."),
+    (
+        "message.timestamp.type",
+        STRING,
+        "CreateTime",
+        "CreateTime keeps the producer's timestamps; LogAppendTime stamps batches on append.",
+    ),
+    (
+        "min.cleanable.dirty.ratio",
+        DOUBLE,
+        "0.5",
+        "The share of not yet compacted log that makes the cleaner compact a partition.",
+    ),
     ("min.compaction.lag.ms", LONG, "0", "Records younger than this are never compacted."),
     ("min.insync.replicas", INT, "1", "Replicas that must have a batch before an acks=all produce is answered."),
-    ("retention.bytes", LONG, "-1", "Oldest segments are deleted while the partition stays above this size; -1 is unlimited."),
-    ("retention.ms", LONG, "604800000", "Segments whose newest record is older than this are deleted; -1 keeps them forever."),
-    ("segment.bytes", INT, "1073741824", "A new segment file is started when the active one would grow past this size."),
+    (
+        "retention.bytes",
+        LONG,
+        "-1",
+        "Oldest segments are deleted while the partition stays above this size; -1 is unlimited.",
+    ),
+    (
+        "retention.ms",
+        LONG,
+        "604800000",
+        "Segments whose newest record is older than this are deleted; -1 keeps them forever.",
+    ),
+    (
+        "segment.bytes",
+        INT,
+        "1073741824",
+        "A new segment file is started when the active one would grow past this size.",
+    ),
     ("segment.ms", LONG, "604800000", "A new segment file is started when the active one is older than this."),
 ];
 
@@ -199,9 +224,7 @@ impl TopicConfig {
                         "delete" => delete = true,
                         "compact" => compact = true,
                         _ => {
-                            return Err(err(format!(
-                                "{value:?} is not allowed; use delete, compact or compact,delete"
-                            )))
+                            return Err(err(format!("{value:?} is not allowed; use delete, compact or compact,delete")))
                         }
                     }
                 }
@@ -219,12 +242,8 @@ impl TopicConfig {
             "delete.retention.ms" => self.delete_retention_ms = long(value, 0, i64::MAX).map_err(err)?,
             "flush.messages" => self.flush_messages = long(value, 1, i64::MAX).map_err(err)?,
             "flush.ms" => self.flush_ms = long(value, 0, i64::MAX).map_err(err)?,
-            "index.interval.bytes" => {
-                self.index_interval_bytes = long(value, 0, i32::MAX as i64).map_err(err)? as u32
-            }
-            "max.message.bytes" => {
-                self.max_message_bytes = long(value, 0, i32::MAX as i64).map_err(err)? as u32
-            }
+            "index.interval.bytes" => self.index_interval_bytes = long(value, 0, i32::MAX as i64).map_err(err)? as u32,
+            "max.message.bytes" => self.max_message_bytes = long(value, 0, i32::MAX as i64).map_err(err)? as u32,
             "message.timestamp.type" => {
                 self.message_timestamp_type = match value {
                     "CreateTime" => TimestampType::CreateTime,
@@ -233,18 +252,15 @@ impl TopicConfig {
                 }
             }
             "min.cleanable.dirty.ratio" => {
-                let ratio: f64 = value
-                    .parse()
-                    .map_err(|_| err(format!("{value:?} is not a number; use a value from 0 to 1")))?;
+                let ratio: f64 =
+                    value.parse().map_err(|_| err(format!("{value:?} is not a number; use a value from 0 to 1")))?;
                 if !(0.0..=1.0).contains(&ratio) {
                     return Err(err(format!("{value} is out of range; use a value from 0 to 1")));
                 }
                 self.min_cleanable_dirty_ratio = ratio;
             }
             "min.compaction.lag.ms" => self.min_compaction_lag_ms = long(value, 0, i64::MAX).map_err(err)?,
-            "min.insync.replicas" => {
-                self.min_insync_replicas = long(value, 1, i32::MAX as i64).map_err(err)? as i32
-            }
+            "min.insync.replicas" => self.min_insync_replicas = long(value, 1, i32::MAX as i64).map_err(err)? as i32,
             "retention.bytes" => self.retention_bytes = long(value, -1, i64::MAX).map_err(err)?,
             "retention.ms" => self.retention_ms = long(value, -1, i64::MAX).map_err(err)?,
             // Far below Kafka's minimum so tests can roll segments after a few batches; the upper bound keeps

@@ -152,10 +152,7 @@ pub fn check_batch(buf: &[u8]) -> Result<BatchHeader, AppendError> {
     let header = parse_header(buf)?;
     let size = header.size();
     if size > buf.len() {
-        return Err(AppendError::Corrupt(format!(
-            "batch claims {size} bytes but only {} remain",
-            buf.len()
-        )));
+        return Err(AppendError::Corrupt(format!("batch claims {size} bytes but only {} remain", buf.len())));
     }
     let computed = crc32c::crc32c(&buf[CRC_START..size]);
     if computed != header.crc {
@@ -164,7 +161,10 @@ pub fn check_batch(buf: &[u8]) -> Result<BatchHeader, AppendError> {
             header.crc
         )));
     }
-    if header.last_offset_delta < 0 || header.record_count < 0 || header.record_count > header.last_offset_delta.saturating_add(1) {
+    if header.last_offset_delta < 0
+        || header.record_count < 0
+        || header.record_count > header.last_offset_delta.saturating_add(1)
+    {
         return Err(AppendError::Corrupt(format!(
             "record count {} does not fit last offset delta {}",
             header.record_count, header.last_offset_delta
@@ -258,9 +258,7 @@ fn update_crc(buf: &mut [u8]) {
 mod tests {
     use super::*;
     use bytes::{Bytes, BytesMut};
-    use kafka_protocol::records::{
-        Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
-    };
+    use kafka_protocol::records::{Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType};
     use proptest::prelude::*;
 
     /// Encodes one batch of `n` records the way a producer would (offsets from 0).

@@ -22,7 +22,9 @@ pub(crate) fn read(dir: &Path) -> Result<Option<i64>, LogError> {
     let mut lines = text.lines();
     let bad = |what: &str| LogError::File {
         path: path.clone(),
-        message: format!("{what}; expected a line `0` then the offset; delete the file to start from the first segment"),
+        message: format!(
+            "{what}; expected a line `0` then the offset; delete the file to start from the first segment"
+        ),
     };
     if lines.next() != Some("0") {
         return Err(bad("unknown checkpoint version"));

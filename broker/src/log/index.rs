@@ -164,18 +164,18 @@ mod tests {
         for b in 0..10u32 {
             ix.on_batch(b * 10, b * 100, 100, 1000 + i64::from(b), 250);
         }
-        assert_eq!(ix.offsets, vec![(30, 300), (70, 700)]);
+        assert_eq!(ix.offsets, vec![(30, 300), (60, 600), (90, 900)]);
         assert_eq!(ix.position_for(0), 0);
         assert_eq!(ix.position_for(29), 0);
         assert_eq!(ix.position_for(30), 300);
-        assert_eq!(ix.position_for(69), 300);
-        assert_eq!(ix.position_for(75), 700);
+        assert_eq!(ix.position_for(59), 300);
+        assert_eq!(ix.position_for(75), 600);
         assert_eq!(ix.max_timestamp, 1009);
         ix.seal();
         assert_eq!(ix.times.last(), Some(&(1009, 90)));
         assert_eq!(ix.scan_start_for_timestamp(1000), 0);
-        assert_eq!(ix.scan_start_for_timestamp(1007), 30);
-        assert_eq!(ix.scan_start_for_timestamp(1008), 70);
+        assert_eq!(ix.scan_start_for_timestamp(1006), 30);
+        assert_eq!(ix.scan_start_for_timestamp(1008), 60);
     }
 
     #[test]

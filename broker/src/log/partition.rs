@@ -121,7 +121,7 @@ pub struct PartitionLog {
     pub(crate) dir: PathBuf,
     pub(crate) state: Mutex<LogState>,
     /// Serializes retention, DeleteRecords and compaction of this partition.
-    pub(crate) maintenance: Mutex<()>,
+    pub(crate) maintenance: Mutex<super::cleaner::CleanerMemo>,
     end_tx: watch::Sender<i64>,
     leader_epoch: AtomicI32,
 }
@@ -178,7 +178,7 @@ impl PartitionLog {
         Ok(Self {
             dir: dir.to_path_buf(),
             state: Mutex::new(state),
-            maintenance: Mutex::new(()),
+            maintenance: Mutex::new(Default::default()),
             end_tx,
             leader_epoch: AtomicI32::new(0),
         })
@@ -266,7 +266,13 @@ impl PartitionLog {
         let mut pos = active.size;
         for h in &headers {
             let rel = active.rel(offset);
-            active.index.on_batch(rel, pos as u32, h.size() as u64, if log_append_time { now_ms } else { h.max_timestamp }, interval);
+            active.index.on_batch(
+                rel,
+                pos as u32,
+                h.size() as u64,
+                if log_append_time { now_ms } else { h.max_timestamp },
+                interval,
+            );
             offset += i64::from(h.last_offset_delta) + 1;
             pos += h.size() as u64;
         }

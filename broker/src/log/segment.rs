@@ -67,10 +67,7 @@ pub(crate) struct Cut {
 
 /// Walks the batches of `file` from the start, checking header and CRC, calling `each` for every valid batch.
 /// Returns the length of the valid prefix and, if the scan stopped before the end, where and why.
-pub(crate) fn scan(
-    file: &File,
-    mut each: impl FnMut(&BatchHeader, u64),
-) -> std::io::Result<(u64, Option<Cut>)> {
+pub(crate) fn scan(file: &File, mut each: impl FnMut(&BatchHeader, u64)) -> std::io::Result<(u64, Option<Cut>)> {
     let len = file.metadata()?.len();
     let mut pos = 0u64;
     let mut buf = Vec::new();
@@ -139,9 +136,8 @@ impl Segment {
         let loaded = match (std::fs::read(&index_path), std::fs::read(&time_path)) {
             (Ok(ib), Ok(tb)) => {
                 let span = (next_offset - base_offset).max(0) as u64;
-                SegmentIndex::load(&ib, &tb, size, span).and_then(|ix| {
-                    check_last_entry(&file, base_offset, &ix).map(|()| ix)
-                })
+                SegmentIndex::load(&ib, &tb, size, span)
+                    .and_then(|ix| check_last_entry(&file, base_offset, &ix).map(|()| ix))
             }
             (Err(e), _) | (_, Err(e)) => Err(format!("cannot read index: {e}")),
         };
@@ -158,10 +154,7 @@ impl Segment {
         match loaded {
             Ok(ix) => segment.index = ix,
             Err(reason) => {
-                tracing::warn!(
-                    "rebuilding index of {} from the log: {reason}",
-                    segment.log_path.display()
-                );
+                tracing::warn!("rebuilding index of {} from the log: {reason}", segment.log_path.display());
                 segment.rebuild(interval)?;
                 segment.index.seal();
                 segment.index.write_files(&index_path, &time_path)?;

@@ -2,7 +2,9 @@
 //! encoder as a producer would send them. Time is passed explicitly: no sleeps.
 
 use bytes::{Bytes, BytesMut};
-use kafka_protocol::records::{Compression, Record, RecordBatchDecoder, RecordBatchEncoder, RecordEncodeOptions, TimestampType};
+use kafka_protocol::records::{
+    Compression, Record, RecordBatchDecoder, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
+};
 
 use super::*;
 use crate::config::topic::TimestampType as TopicTimestampType;
@@ -59,10 +61,7 @@ fn read_all(log: &PartitionLog, from: i64) -> Vec<(i64, Option<String>, Option<S
     let mut bytes = bytes.freeze();
     let sets = RecordBatchDecoder::decode_all(&mut bytes).unwrap();
     let s = |b: &Option<Bytes>| b.as_ref().map(|b| String::from_utf8_lossy(b).into_owned());
-    sets.into_iter()
-        .flat_map(|set| set.records)
-        .map(|r| (r.offset, s(&r.key), s(&r.value), r.timestamp))
-        .collect()
+    sets.into_iter().flat_map(|set| set.records).map(|r| (r.offset, s(&r.key), s(&r.value), r.timestamp)).collect()
 }
 
 fn offsets(log: &PartitionLog, from: i64) -> Vec<i64> {
@@ -101,7 +100,7 @@ fn append_assigns_offsets_and_reads_back() {
     let r = log.read(0, 1, i64::MAX).unwrap();
     assert_eq!(r.total_len as usize, batch(3, "a", 1000).len());
     // The upper bound stops before the batch that reaches it.
-    let r = log.read(0, u32::MAX, 5).unwrap();
+    let r = log.read(0, u32::MAX, 4).unwrap();
     assert_eq!(r.total_len as usize, batch(3, "a", 1000).len());
     let r = log.read(3, u32::MAX, 3).unwrap();
     assert!(r.slices.is_empty());
@@ -133,7 +132,7 @@ fn rejects_bad_batches_without_writing() {
 #[test]
 fn segments_roll_and_survive_restart() {
     let dir = tempfile::tempdir().unwrap();
-    let mut expected = Vec::new();
+    let expected;
     {
         let log = PartitionLog::open(dir.path(), small_segments()).unwrap();
         for i in 0..20 {
@@ -228,8 +227,7 @@ fn damaged_indexes_are_rebuilt() {
 #[test]
 fn log_append_time_stamps_batches() {
     let dir = tempfile::tempdir().unwrap();
-    let config =
-        TopicConfig { message_timestamp_type: TopicTimestampType::LogAppendTime, ..TopicConfig::default() };
+    let config = TopicConfig { message_timestamp_type: TopicTimestampType::LogAppendTime, ..TopicConfig::default() };
     let log = PartitionLog::open(dir.path(), config).unwrap();
     let info = log.append(&batch(3, "a", 10), 777_000).unwrap();
     assert_eq!(info.log_append_time, 777_000);
@@ -239,4 +237,245 @@ fn log_append_time_stamps_batches() {
     assert_eq!(h.max_timestamp, 777_000);
     assert_eq!(log.offset_for_timestamp(700_000).unwrap(), Some((0, 777_000)));
     assert_eq!(log.max_timestamp().unwrap(), Some((0, 777_000)));
+}
+
+#[test]
+fn delete_records_moves_the_start_and_drops_whole_segments() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = PartitionLog::open(dir.path(), small_segments()).unwrap();
+    for i in 0..10 {
+        log.append(&batch(2, &i.to_string(), i), i).unwrap();
+    }
+    let before = log.segment_count();
+    assert_eq!(log.delete_records_before(13).unwrap(), 13);
+    assert_eq!(log.log_start_offset(), 13);
+    assert!(log.segment_count() < before);
+    assert!(matches!(log.read(12, 100, i64::MAX), Err(ReadError::OffsetOutOfRange { log_start: 13, .. })));
+    // The batch holding offset 13 is returned whole.
+    assert_eq!(offsets(&log, 13)[0], 12);
+    // Lower offsets change nothing; beyond the end is out of range.
+    assert_eq!(log.delete_records_before(3).unwrap(), 13);
+    assert!(matches!(log.delete_records_before(21), Err(ReadError::OffsetOutOfRange { .. })));
+    drop(log);
+    let log = PartitionLog::open(dir.path(), small_segments()).unwrap();
+    assert_eq!(log.log_start_offset(), 13);
+    // -1 means the log end.
+    assert_eq!(log.delete_records_before(-1).unwrap(), 20);
+    assert!(log.read(20, 100, i64::MAX).unwrap().slices.is_empty());
+    assert_eq!(log.append(&batch(1, "z", 1), 1).unwrap().base_offset, 20);
+    assert_eq!(offsets(&log, 20), vec![20]);
+}
+
+#[test]
+fn retention_by_time_rolls_and_deletes_expired_segments() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = TopicConfig { retention_ms: 1000, ..small_segments() };
+    let log = PartitionLog::open(dir.path(), config).unwrap();
+    for i in 0..10 {
+        log.append(&batch(2, "old", 10_000 + i), 10_000 + i).unwrap();
+    }
+    assert_eq!(log.enforce_retention(10_500).unwrap(), 0);
+    // Everything is older than 1000 ms at 20_000, the active segment too: all is deleted, the end is kept.
+    let deleted = log.enforce_retention(20_000).unwrap();
+    assert!(deleted >= 3, "deleted {deleted}");
+    assert_eq!((log.log_start_offset(), log.log_end_offset()), (20, 20));
+    assert_eq!(log.size_bytes(), 0);
+    assert_eq!(log.append(&batch(1, "new", 20_000), 20_000).unwrap().base_offset, 20);
+    drop(log);
+    let log = PartitionLog::open(dir.path(), TopicConfig { retention_ms: 1000, ..small_segments() }).unwrap();
+    assert_eq!((log.log_start_offset(), log.log_end_offset()), (20, 21));
+    // Compact-only topics are never deleted by retention.
+    log.set_config(TopicConfig { cleanup_delete: false, cleanup_compact: true, retention_ms: 0, ..small_segments() });
+    assert_eq!(log.enforce_retention(99_999).unwrap(), 0);
+}
+
+#[test]
+fn retention_by_size_keeps_at_least_the_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = PartitionLog::open(dir.path(), small_segments()).unwrap();
+    for i in 0..20 {
+        log.append(&batch(2, "s", i), i).unwrap();
+    }
+    let total = log.size_bytes();
+    log.set_config(TopicConfig { retention_bytes: (total / 2) as i64, ..small_segments() });
+    assert!(log.enforce_retention(30).unwrap() > 0);
+    assert!(log.size_bytes() >= total / 2);
+    assert!(log.size_bytes() < total);
+    let start = log.log_start_offset();
+    assert!(start > 0);
+    assert_eq!(offsets(&log, start)[0], start);
+    assert_eq!(log.log_end_offset(), 40);
+}
+
+#[test]
+fn offset_for_timestamp_and_max_timestamp() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = PartitionLog::open(dir.path(), TopicConfig { index_interval_bytes: 0, ..small_segments() }).unwrap();
+    assert_eq!(log.max_timestamp().unwrap(), None);
+    for i in 0..10i64 {
+        // Records at 100*i and 100*i + 50; batch 7 goes back in time.
+        let ts = if i == 7 { 5 } else { 100 * i };
+        let recs = [(Some("a"), Some("x"), ts), (Some("b"), Some("y"), ts + 50)];
+        log.append(&batch_of(&recs, Compression::None), 0).unwrap();
+    }
+    assert_eq!(log.offset_for_timestamp(0).unwrap(), Some((0, 0)));
+    assert_eq!(log.offset_for_timestamp(100).unwrap(), Some((2, 100)));
+    assert_eq!(log.offset_for_timestamp(120).unwrap(), Some((3, 150)));
+    assert_eq!(log.offset_for_timestamp(150).unwrap(), Some((3, 150)));
+    assert_eq!(log.offset_for_timestamp(620).unwrap(), Some((13, 650)));
+    assert_eq!(log.offset_for_timestamp(660).unwrap(), Some((16, 800)));
+    assert_eq!(log.offset_for_timestamp(951).unwrap(), None);
+    assert_eq!(log.max_timestamp().unwrap(), Some((19, 950)));
+    drop(log);
+    let log = PartitionLog::open(dir.path(), small_segments()).unwrap();
+    assert_eq!(log.offset_for_timestamp(620).unwrap(), Some((13, 650)));
+    assert_eq!(log.max_timestamp().unwrap(), Some((19, 950)));
+}
+
+#[test]
+fn flush_policies_and_close() {
+    let dir = tempfile::tempdir().unwrap();
+    let log =
+        PartitionLog::open(dir.path(), TopicConfig { flush_messages: 1, flush_ms: 100, ..TopicConfig::default() })
+            .unwrap();
+    log.append(&batch(2, "f", 1), 1).unwrap();
+    log.maybe_flush(50).unwrap();
+    log.maybe_flush(500).unwrap();
+    log.flush().unwrap();
+    log.close().unwrap();
+    assert!(dir.path().join("00000000000000000000.index").exists());
+    assert!(dir.path().join("00000000000000000000.timeindex").exists());
+}
+
+#[test]
+fn segment_ms_rolls_by_age() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = PartitionLog::open(dir.path(), TopicConfig { segment_ms: 1000, ..TopicConfig::default() }).unwrap();
+    log.append(&batch(1, "a", 1), 10_000).unwrap();
+    log.append(&batch(1, "b", 1), 10_500).unwrap();
+    assert_eq!(log.segment_count(), 1);
+    log.append(&batch(1, "c", 1), 11_000).unwrap();
+    assert_eq!(log.segment_count(), 2);
+    assert_eq!(offsets(&log, 0), vec![0, 1, 2]);
+}
+
+fn compacted() -> TopicConfig {
+    TopicConfig { cleanup_compact: true, cleanup_delete: false, delete_retention_ms: 1000, ..small_segments() }
+}
+
+#[test]
+fn compacted_topics_refuse_records_without_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = PartitionLog::open(dir.path(), compacted()).unwrap();
+    let e = log.append(&batch_of(&[(None, Some("v"), 1)], Compression::None), 1).unwrap_err();
+    assert!(matches!(e, AppendError::InvalidRecord(_)), "{e}");
+    assert_eq!(e.kafka_code(), 87);
+    assert_eq!(log.log_end_offset(), 0);
+}
+
+#[test]
+fn compaction_keeps_the_latest_value_per_key_and_drops_old_tombstones() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = PartitionLog::open(dir.path(), compacted()).unwrap();
+    // Round r writes a=r, b=r (gzip-compressed every other round); c is deleted in round 3.
+    for r in 0..8i64 {
+        let (a, b) = (format!("a{r}"), format!("b{r}"));
+        let compression = if r % 2 == 0 { Compression::None } else { Compression::Gzip };
+        log.append(&batch_of(&[(Some("a"), Some(&a), 100 + r), (Some("b"), Some(&b), 100 + r)], compression), 100)
+            .unwrap();
+        if r == 1 {
+            log.append(&batch_of(&[(Some("c"), Some("c1"), 101)], Compression::None), 100).unwrap();
+        }
+        if r == 3 {
+            log.append(&batch_of(&[(Some("c"), None, 103)], Compression::None), 100).unwrap();
+        }
+    }
+    let end = log.log_end_offset();
+    let before = read_all(&log, 0);
+    // Tombstones are young at 500 (delete.retention.ms 1000): the tombstone for c stays.
+    let stats = log.compact(500).unwrap();
+    assert!(stats.segments_cleaned > 0 && stats.records_removed > 0, "{stats:?}");
+    let after = read_all(&log, 0);
+    assert!(after.len() < before.len());
+    assert_eq!(log.log_end_offset(), end);
+    // Offsets are preserved and increasing; the last value of every key in the log is unchanged.
+    let offs: Vec<i64> = after.iter().map(|r| r.0).collect();
+    assert!(offs.windows(2).all(|w| w[0] < w[1]));
+    let last = |rs: &[(i64, Option<String>, Option<String>, i64)], k: &str| {
+        rs.iter().rev().find(|r| r.1.as_deref() == Some(k)).cloned()
+    };
+    for k in ["a", "b", "c"] {
+        assert_eq!(last(&after, k), last(&before, k), "key {k}");
+    }
+    assert!(after.iter().any(|r| r.1.as_deref() == Some("c") && r.2.is_none()), "young tombstone kept");
+    // Within the cleaned (closed) segments each key appears at most once.
+    let active_base = {
+        let state = log.lock_state();
+        state.segments.last().unwrap().base_offset
+    };
+    let mut seen = std::collections::HashSet::new();
+    for r in after.iter().filter(|r| r.0 < active_base) {
+        assert!(seen.insert(r.1.clone()), "duplicate key {:?} below the active segment", r.1);
+    }
+    // Much later, the tombstone (if in a closed segment) goes, and c1 never comes back.
+    log.compact(10_000).unwrap();
+    let later = read_all(&log, 0);
+    assert!(!later.iter().any(|r| r.2.as_deref() == Some("c1")));
+    // Everything survives a restart, and the rebuilt indexes serve every offset.
+    drop(log);
+    let log = PartitionLog::open(dir.path(), compacted()).unwrap();
+    assert_eq!(read_all(&log, 0), later);
+    assert_eq!(log.log_end_offset(), end);
+    for from in 0..end {
+        let got = offsets(&log, from);
+        assert!(got.iter().all(|&o| o < end) && got.last() == Some(&(end - 1)), "from {from}");
+    }
+    // After a restart the cleaner looks once more, finds nothing to remove, then skips until new data comes.
+    assert_eq!(log.compact(10_000).unwrap().segments_cleaned, 0);
+    assert_eq!(log.compact(10_000).unwrap(), CompactStats::default());
+}
+
+#[test]
+fn compaction_respects_the_lag_and_the_policy() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = PartitionLog::open(dir.path(), TopicConfig { min_compaction_lag_ms: 1000, ..compacted() }).unwrap();
+    for r in 0..10i64 {
+        log.append(&batch(2, &r.to_string(), 5000 + r), 5000).unwrap();
+    }
+    assert_eq!(log.compact(5500).unwrap().segments_cleaned, 0);
+    assert!(log.compact(7000).unwrap().segments_cleaned > 0);
+    log.set_config(small_segments());
+    assert_eq!(log.compact(99_999).unwrap(), CompactStats::default());
+}
+
+#[test]
+fn readers_see_whole_batches_while_writers_append() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<PartitionLog>();
+    let dir = tempfile::tempdir().unwrap();
+    let log = std::sync::Arc::new(PartitionLog::open(dir.path(), small_segments()).unwrap());
+    let writers: Vec<_> = (0..3)
+        .map(|w| {
+            let log = log.clone();
+            std::thread::spawn(move || {
+                for i in 0..50 {
+                    log.append(&batch(2, &format!("{w}-{i}"), i), i).unwrap();
+                }
+            })
+        })
+        .collect();
+    let reader = {
+        let log = log.clone();
+        std::thread::spawn(move || {
+            for _ in 0..200 {
+                let got = offsets(&log, 0);
+                assert!(got.iter().enumerate().all(|(i, &o)| o == i as i64));
+            }
+        })
+    };
+    for w in writers {
+        w.join().unwrap();
+    }
+    reader.join().unwrap();
+    assert_eq!(offsets(&log, 0), (0..300).collect::<Vec<i64>>());
 }
