@@ -19,7 +19,7 @@ use clap::{Parser, Subcommand};
 
 /// Sluice: a Kafka-compatible streaming platform.
 #[derive(Debug, Parser)]
-#[command(name = "sluice", version, about, propagate_version = true)]
+#[command(name = "sluice", version, propagate_version = true)]
 pub(crate) struct Cli {
     #[command(subcommand)]
     pub(crate) command: Command,
@@ -60,7 +60,7 @@ async fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(err) => {
-            eprintln!("error: {err:#}");
+            eprintln!("error: {}", render_error(&err));
             if cli::broker::is_config_error(&err) {
                 ExitCode::from(EXIT_BAD_CONFIG)
             } else {
@@ -68,6 +68,22 @@ async fn main() -> ExitCode {
             }
         }
     }
+}
+
+/// The error and its causes on one line. Many library errors repeat their source's text in their own
+/// message (`Io(e)` printed as "I/O error: {e}"), so a cause already shown is not printed twice.
+fn render_error(err: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in err.chain() {
+        let text = cause.to_string();
+        if !out.contains(&text) {
+            if !out.is_empty() {
+                out.push_str(": ");
+            }
+            out.push_str(&text);
+        }
+    }
+    out
 }
 
 /// Logs go to stderr so stdout stays parseable (the broker's ready line, consumed records).
@@ -94,6 +110,16 @@ mod tests {
     fn clap_definition_is_consistent() {
         use clap::CommandFactory;
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn repeated_causes_are_printed_once() {
+        let io = std::io::Error::other("disk on fire");
+        let err = anyhow::Error::new(sluice_broker::BrokerError::Io(io)).context("the broker could not start");
+        assert_eq!(
+            render_error(&err),
+            "the broker could not start: I/O error: disk on fire"
+        );
     }
 
     #[test]

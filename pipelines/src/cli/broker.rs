@@ -79,7 +79,6 @@ pub(crate) async fn run(args: BrokerArgs) -> anyhow::Result<ExitCode> {
         tracing::warn!(error = %e, "could not write the ready line to stdout");
     }
     drop(stdout);
-    tracing::info!(addr = %handle.local_addr(), "broker started");
 
     let signal_name = tokio::select! {
         _ = sigterm.recv() => "SIGTERM",
@@ -90,7 +89,6 @@ pub(crate) async fn run(args: BrokerArgs) -> anyhow::Result<ExitCode> {
         .shutdown()
         .await
         .context("the broker did not shut down cleanly; logs will be recovered on the next start")?;
-    tracing::info!("broker stopped");
     Ok(ExitCode::SUCCESS)
 }
 

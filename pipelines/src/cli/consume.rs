@@ -1,7 +1,7 @@
 //! `sluice consume`: prints a topic's records to stdout, from a chosen start, until a count is reached, no
 //! record arrives within the timeout, or the user interrupts.
 //!
-//! Without `--group` the partitions are assigned directly (no group coordinator, nothing committed); with
+//! Without `--group` the partitions are assigned directly (a private group id, nothing committed); with
 //! `--group` the consumer subscribes and commits its position on exit, so the next run continues from there.
 
 use std::io::Write;
@@ -98,6 +98,25 @@ pub(crate) struct RecordView<'a> {
     pub(crate) headers: Vec<(&'a str, Option<&'a [u8]>)>,
 }
 
+/// The `--format json` line; a struct rather than a map so fields keep this documented order.
+#[derive(Debug, serde::Serialize)]
+struct JsonRecord<'a> {
+    topic: &'a str,
+    partition: i32,
+    offset: i64,
+    timestamp: Option<i64>,
+    key: Option<String>,
+    value: Option<String>,
+    /// A list, not an object: Kafka headers keep their order and may repeat a key.
+    headers: Vec<JsonHeader<'a>>,
+}
+
+#[derive(Debug, serde::Serialize)]
+struct JsonHeader<'a> {
+    key: &'a str,
+    value: Option<String>,
+}
+
 /// Renders a record as one output line (without the newline). Bytes that are not UTF-8 are shown with
 /// replacement characters; the formats are for people and scripts, not for byte-exact copies.
 pub(crate) fn format_record(record: &RecordView<'_>, format: Format, key_separator: &str) -> String {
@@ -110,26 +129,32 @@ pub(crate) fn format_record(record: &RecordView<'_>, format: Format, key_separat
             text(record.value).unwrap_or_else(|| "null".into())
         ),
         Format::Json => {
-            let headers: Vec<serde_json::Value> = record
-                .headers
-                .iter()
-                .map(|(key, value)| serde_json::json!({ "key": key, "value": text(*value) }))
-                .collect();
-            serde_json::json!({
-                "topic": record.topic,
-                "partition": record.partition,
-                "offset": record.offset,
-                "timestamp": record.timestamp,
-                "key": text(record.key),
-                "value": text(record.value),
-                "headers": headers,
-            })
-            .to_string()
+            let json = JsonRecord {
+                topic: record.topic,
+                partition: record.partition,
+                offset: record.offset,
+                timestamp: record.timestamp,
+                key: text(record.key),
+                value: text(record.value),
+                headers: record
+                    .headers
+                    .iter()
+                    .map(|(key, value)| JsonHeader {
+                        key,
+                        value: text(*value),
+                    })
+                    .collect(),
+            };
+            // Serializing strings and integers cannot fail; the fallback only keeps this panic-free.
+            serde_json::to_string(&json).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
         }
     }
 }
 
 pub(crate) async fn run(args: ConsumeArgs) -> anyhow::Result<ExitCode> {
+    // librdkafka refuses assign() without a group id, so a direct read gets a private one that never
+    // commits, as Kafka's console consumer does.
+    let private_group = format!("sluice-consume-{}", std::process::id());
     let mut defaults = vec![("enable.partition.eof", "false")];
     match &args.group {
         Some(group) => {
@@ -139,8 +164,11 @@ pub(crate) async fn run(args: ConsumeArgs) -> anyhow::Result<ExitCode> {
                 if args.from_beginning { "earliest" } else { "latest" },
             ));
         }
-        // No group id, so librdkafka never looks for a group coordinator; nothing is committed.
-        None => defaults.extend([("enable.auto.commit", "false"), ("enable.auto.offset.store", "false")]),
+        None => defaults.extend([
+            ("group.id", private_group.as_str()),
+            ("enable.auto.commit", "false"),
+            ("enable.auto.offset.store", "false"),
+        ]),
     }
     let consumer: StreamConsumer = args
         .client
@@ -378,6 +406,7 @@ mod tests {
     #[test]
     fn json_format_has_every_field() {
         let line = format_record(&record(), Format::Json, "\t");
+        assert!(line.starts_with(r#"{"topic":"t","partition":1,"offset":42,"#), "{line}");
         let parsed: serde_json::Value = serde_json::from_str(&line).expect("valid JSON");
         assert_eq!(
             parsed,

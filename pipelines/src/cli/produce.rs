@@ -128,6 +128,8 @@ fn build_headers(headers: &[(String, String)]) -> Option<OwnedHeaders> {
 struct Summary {
     delivered: u64,
     failed: u64,
+    /// Whether some failure looked like the broker being unreachable, which earns a hint about `-b`.
+    unreachable: bool,
 }
 
 impl Summary {
@@ -138,6 +140,21 @@ impl Summary {
         } else if self.failed == MAX_REPORTED_FAILURES + 1 {
             eprintln!("(more failures are counted but not printed)");
         }
+    }
+
+    fn fail_delivery(&mut self, line: u64, err: &KafkaError) {
+        if matches!(
+            err.rdkafka_error_code(),
+            Some(
+                RDKafkaErrorCode::MessageTimedOut
+                    | RDKafkaErrorCode::AllBrokersDown
+                    | RDKafkaErrorCode::BrokerTransportFailure
+                    | RDKafkaErrorCode::RequestTimedOut
+            )
+        ) {
+            self.unreachable = true;
+        }
+        self.fail(line, err);
     }
 }
 
@@ -201,7 +218,7 @@ pub(crate) async fn run(args: ProduceArgs) -> anyhow::Result<ExitCode> {
                     }
                 }
                 Err((err, _)) => {
-                    summary.fail(line_no, err);
+                    summary.fail_delivery(line_no, &err);
                     break;
                 }
             }
@@ -218,12 +235,15 @@ pub(crate) async fn run(args: ProduceArgs) -> anyhow::Result<ExitCode> {
 
     eprintln!("produced {} records to {}", summary.delivered, args.topic);
     if summary.failed > 0 {
-        eprintln!(
-            "{} records failed ({}, and check the topic exists with `sluice topic describe {}`)",
-            summary.failed,
-            args.client.reachability_hint(),
-            args.topic
-        );
+        if summary.unreachable {
+            eprintln!(
+                "{} records failed ({})",
+                summary.failed,
+                args.client.reachability_hint()
+            );
+        } else {
+            eprintln!("{} records failed; the errors above say why", summary.failed);
+        }
         return Ok(ExitCode::FAILURE);
     }
     Ok(ExitCode::SUCCESS)
@@ -235,7 +255,7 @@ type DeliveryOutcome =
 fn note_delivery(summary: &mut Summary, line: u64, outcome: DeliveryOutcome) {
     match outcome {
         Ok(Ok(_)) => summary.delivered += 1,
-        Ok(Err((err, _))) => summary.fail(line, err),
+        Ok(Err((err, _))) => summary.fail_delivery(line, &err),
         Err(_) => summary.fail(
             line,
             "the producer was dropped before reporting delivery (a bug in sluice)",

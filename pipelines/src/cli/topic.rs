@@ -15,6 +15,7 @@ use rdkafka::client::DefaultClientContext;
 use rdkafka::types::RDKafkaErrorCode;
 
 use super::client::{self, ClientArgs};
+use super::emit;
 use super::table::Table;
 
 /// How long the cluster may take to carry out an admin operation before we give up waiting.
@@ -107,7 +108,7 @@ pub(crate) async fn run(args: TopicArgs) -> anyhow::Result<ExitCode> {
                 .await
                 .with_context(|| format!("create topic {name:?} failed ({hint})"))?;
             check_topic_results("create topic", results)?;
-            println!("created topic {name}");
+            emit(format_args!("created topic {name}\n"))?;
         }
         TopicCommand::List => {
             let metadata = client::fetch_all_metadata(admin.inner(), &args.client)?;
@@ -121,7 +122,7 @@ pub(crate) async fn run(args: TopicArgs) -> anyhow::Result<ExitCode> {
             for (name, partitions) in topics {
                 table.row(vec![name, partitions.to_string()]);
             }
-            print!("{}", table.render());
+            emit(table.render())?;
         }
         TopicCommand::Describe { name } => describe(&admin, &options, &args.client, &name).await?,
         TopicCommand::Alter {
@@ -146,7 +147,7 @@ pub(crate) async fn run(args: TopicArgs) -> anyhow::Result<ExitCode> {
                     .await
                     .with_context(|| format!("add partitions to {name:?} failed ({hint})"))?;
                 check_topic_results("add partitions", results)?;
-                println!("topic {name} now has {count} partitions");
+                emit(format_args!("topic {name} now has {count} partitions\n"))?;
             }
             if !configs.is_empty() || !delete_configs.is_empty() {
                 alter_configs(&admin, &options, &hint, &name, &configs, &delete_configs).await?;
@@ -158,7 +159,7 @@ pub(crate) async fn run(args: TopicArgs) -> anyhow::Result<ExitCode> {
                 .await
                 .with_context(|| format!("delete topic {name:?} failed ({hint})"))?;
             check_topic_results("delete topic", results)?;
-            println!("deleted topic {name}");
+            emit(format_args!("deleted topic {name}\n"))?;
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -177,29 +178,39 @@ async fn describe(
     };
     let mut partitions: Vec<_> = topic.partitions().iter().collect();
     partitions.sort_by_key(|p| p.id());
-    println!("Topic: {name}  Partitions: {}", partitions.len());
-    let mut table = Table::new(&["PARTITION", "LEADER", "REPLICAS", "ISR", "ERROR"]);
+    emit(format_args!("Topic: {name}  Partitions: {}\n", partitions.len()))?;
+    // The ERROR column only appears when a partition has one, keeping the healthy case uncluttered.
+    let any_error = partitions.iter().any(|p| p.error().is_some());
+    let header: &[&str] = if any_error {
+        &["PARTITION", "LEADER", "REPLICAS", "ISR", "ERROR"]
+    } else {
+        &["PARTITION", "LEADER", "REPLICAS", "ISR"]
+    };
+    let mut table = Table::new(header);
     for p in partitions {
-        let error = p
-            .error()
-            .map(|e| RDKafkaErrorCode::from(e).to_string())
-            .unwrap_or_default();
-        table.row(vec![
+        let mut row = vec![
             p.id().to_string(),
             p.leader().to_string(),
             join_ids(p.replicas()),
             join_ids(p.isr()),
-            error,
-        ]);
+        ];
+        if any_error {
+            row.push(
+                p.error()
+                    .map(|e| RDKafkaErrorCode::from(e).to_string())
+                    .unwrap_or_default(),
+            );
+        }
+        table.row(row);
     }
-    print!("{}", table.render());
+    emit(table.render())?;
 
     let hint = client_args.reachability_hint();
     let results = admin
         .describe_configs([&ResourceSpecifier::Topic(name)], options)
         .await
         .with_context(|| format!("describe configs of {name:?} failed ({hint})"))?;
-    println!();
+    emit("\n")?;
     for result in results {
         let resource = result.map_err(|code| anyhow::anyhow!("describe configs of {name:?}: {code}"))?;
         let mut entries: Vec<_> = resource.entries.iter().collect();
@@ -213,7 +224,7 @@ async fn describe(
             };
             table.row(vec![entry.name.clone(), value, source_name(&entry.source).to_string()]);
         }
-        print!("{}", table.render());
+        emit(table.render())?;
     }
     Ok(())
 }
@@ -261,7 +272,7 @@ async fn alter_configs(
             anyhow::bail!("alter configs of {name:?}: {code}{}", error_hint(code));
         }
     }
-    println!("updated configs of topic {name}");
+    emit(format_args!("updated configs of topic {name}\n"))?;
     Ok(())
 }
 
