@@ -2,6 +2,7 @@
 every acknowledged record, and a torn or corrupt segment tail is truncated at
 the last valid batch on start."""
 
+import random
 import struct
 import threading
 import time
@@ -120,6 +121,10 @@ def test_kill9_under_load_keeps_acknowledged_records(broker, acks):
     assert produced[1] == 0, f"{produced[1]} records still queued after flush"
     assert acked_at_kill >= 20_000
 
+    print(f"acks={acks}: {len(acked)} acknowledged ({acked_at_kill} at the kill), "
+          f"{len(failed)} failed, {produced[0]} produced")
+    assert failed, "no record failed: the kill did not land mid-load"
+
     broker.restart()
     got = read_all(broker.bootstrap, topic, partitions, timeout=120)
     present = set(flat(got))
@@ -165,6 +170,12 @@ def corrupt(path, how):
             f.truncate(last_start + last_len // 2)
             f.seek(0, 2)
             f.write(b"\xff" * 29)
+        elif how == "fake_batch":
+            # A plausible header (length fits the file, magic 2) over random
+            # bytes: only the CRC-32C gives it away.
+            body = random.Random(7).randbytes(200)
+            f.seek(0, 2)
+            f.write(struct.pack(">qiibI", 10_000, 4 + 1 + 4 + len(body), 0, 2, 0x12345678) + body)
         elif how == "bad_crc":
             # Flip a byte in the records area (after the 61-byte header): the
             # length still fits, only the CRC-32C disagrees.
@@ -175,12 +186,13 @@ def corrupt(path, how):
             f.write(bytes([b[0] ^ 0x5A]))
         else:
             raise ValueError(how)
-    # Records surviving: garbage keeps every batch; the others lose the last one.
-    kept = batches if how == "garbage" else batches[:-1]
+    # Records surviving: appended junk keeps every batch; the others lose the last one.
+    kept = batches if how in ("garbage", "fake_batch") else batches[:-1]
     return sum(count for _, _, count in kept)
 
 
-@pytest.mark.parametrize("how", ["garbage", "half_batch", "half_batch_and_garbage", "bad_crc"])
+@pytest.mark.parametrize("how", ["garbage", "fake_batch", "half_batch", "half_batch_and_garbage",
+                                 "bad_crc"])
 def test_corrupt_segment_tail_is_truncated_on_start(broker, how):
     topic = unique_topic(f"torn-{how.replace('_', '-')}")
     create_topic(broker.bootstrap, topic, partitions=1)

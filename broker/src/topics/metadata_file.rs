@@ -33,7 +33,8 @@ impl TopicFile {
         let dir = topics_dir(data_dir);
         std::fs::create_dir_all(&dir)?;
         let path = topic_file_path(data_dir, &self.name);
-        let tmp = dir.join(format!(".{}.json.tmp", self.name));
+        // A short temporary name: `<249-char topic>.json.tmp` would pass the 255-byte file name limit.
+        let tmp = dir.join(format!(".tmp-{}", self.id.simple()));
         let mut file = std::fs::File::create(&tmp)?;
         file.write_all(&serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?)?;
         file.sync_all()?;

@@ -190,7 +190,12 @@ impl TopicRegistry {
             let log = PartitionLog::open(&dir, config.clone()).map_err(|e| storage(e.to_string()))?;
             logs.push(Arc::new(log));
         }
-        file.store(&self.data_dir).map_err(|e| storage(format!("cannot store topic metadata: {e}")))?;
+        if let Err(e) = file.store(&self.data_dir) {
+            for p in 0..partitions {
+                let _ = std::fs::remove_dir_all(partition_dir(&self.data_dir, name, p));
+            }
+            return Err(storage(format!("cannot store topic metadata: {e}")));
+        }
         let topic = Arc::new(Topic {
             name: file.name.clone(),
             id: file.id,

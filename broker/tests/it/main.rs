@@ -1,0 +1,21 @@
+//! Integration tests of the Sluice broker: each test starts a real broker in-process on an OS-chosen port and
+//! talks to it over TCP, through librdkafka (rdkafka) or a raw Kafka-protocol client (kafka-protocol).
+//!
+//! # Layout
+//! - `support`: starting and stopping brokers, the raw client, rdkafka client builders, `wait_until`.
+//! - `protocol`: ApiVersions, Metadata and DescribeCluster answers.
+//! - `bad_input`: malformed and refused requests, and proof the broker keeps serving after each.
+//! - `produce_fetch`: round trips through rdkafka, long-poll fetches, ListOffsets.
+//! - `admin`: topic and config administration through rdkafka's AdminClient.
+//! - `retention`: size- and time-based retention moving the log start offset.
+//! - `compaction`: the log cleaner keeping the latest value per key and dropping tombstones.
+//! - `restart`: records, offsets and configs surviving a clean restart.
+
+mod admin;
+mod bad_input;
+mod compaction;
+mod produce_fetch;
+mod protocol;
+mod restart;
+mod retention;
+mod support;
