@@ -17,7 +17,10 @@ fn api_keys() -> Vec<ApiVersion> {
         .map(|&(key, min, max)| {
             let mut v = ApiVersion::default();
             v.api_key = key as i16;
-            v.min_version = min;
+            // Kafka 4.0 serves Produce from v3 but still advertises v0 (KAFKA-18659): librdkafka before 2.11
+            // decides whether gzip, snappy and lz4 are usable from the presence of Produce v0, and would
+            // otherwise send those codecs uncompressed. Requests below v3 are still refused.
+            v.min_version = if key == ApiKey::Produce { 0 } else { min };
             v.max_version = max;
             v
         })

@@ -132,6 +132,7 @@ pub(crate) fn parse_request(mut frame: Bytes) -> Parsed {
     let Some((min, max)) = supported_versions(key) else {
         return Parsed::Answer(Outcome::Close(format!("API {key:?} (key {raw_key}) is not supported by this broker")));
     };
+    // Produce below `min` is advertised (see api_versions.rs) but never served.
     if version < min || version > max {
         // KIP-511: a client newer than us sends ApiVersions at its own version; answer in v0 so it can
         // read our ranges and downgrade. Any other API at a version we never advertised is a client bug.
