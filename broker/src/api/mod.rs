@@ -46,6 +46,8 @@ pub(crate) trait Handler {
 }
 
 /// What a handler answers.
+// Each value lives for one request and is moved once; boxing the big variant would cost an allocation per request.
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum Reply {
     /// A response body encoded by the codec.
     Message(ResponseKind),
@@ -111,6 +113,8 @@ fn supported_versions(key: ApiKey) -> Option<(i16, i16)> {
 }
 
 /// A request frame taken apart, or what to do instead of answering it.
+// Moved once per request, like `Reply`: not worth an allocation.
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum Parsed {
     /// A request this broker serves.
     Request { header: RequestHeader, request: RequestKind },
