@@ -114,6 +114,9 @@ def test_kill9_under_load_keeps_acknowledged_records(broker, acks):
     assert not thread_error, thread_error
     broker.kill9()
     acked_at_kill = len(acked)
+    # Keep the load going until records fail: the producer then provably had traffic in flight when the
+    # broker died, however the kill happened to fall between its batches (message.timeout.ms bounds this).
+    wait_until(lambda: failed or thread_error, 60, "a delivery failure after the kill")
     stop.set()
     t.join(60)
     assert not t.is_alive(), "producer thread did not finish within 60s of the kill"
