@@ -3,6 +3,7 @@
 //! # Layout
 //! - [`config`]: broker settings and per-topic settings (typed, validated, described).
 //! - [`log`]: the storage engine: segments, sparse offset and time indexes, recovery, retention, compaction.
+//! - [`coordinator`]: consumer groups and committed offsets; producer ids and transactions.
 //! - [`topics`]: the topic registry: which topics and partitions exist, persisted beside the logs.
 //! - [`net`]: the listener, request framing, one task per connection, zero-copy response writing.
 //! - [`api`]: one file per Kafka API key; each decodes nothing itself and answers Kafka error codes.
@@ -11,6 +12,7 @@
 
 pub mod api;
 pub mod config;
+pub mod coordinator;
 pub mod error;
 pub mod log;
 pub mod maintenance;

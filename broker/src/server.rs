@@ -9,6 +9,8 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use crate::coordinator::group::GroupCoordinator;
+use crate::coordinator::txn::TxnCoordinator;
 use crate::topics::TopicRegistry;
 use crate::{BrokerConfig, BrokerError};
 
@@ -19,7 +21,9 @@ pub(crate) struct Shared {
     pub(crate) cluster_id: String,
     pub(crate) advertised_host: String,
     pub(crate) advertised_port: i32,
-    pub(crate) topics: TopicRegistry,
+    pub(crate) topics: Arc<TopicRegistry>,
+    pub(crate) groups: GroupCoordinator,
+    pub(crate) txns: TxnCoordinator,
 }
 
 /// A Kafka-protocol broker.
@@ -71,8 +75,11 @@ impl Broker {
             }
             None => (local_addr.ip().to_string(), i32::from(local_addr.port())),
         };
-        let shared = Arc::new(Shared { config, cluster_id, advertised_host, advertised_port, topics });
+        let topics = Arc::new(topics);
         let (shutdown, shutdown_rx) = watch::channel(false);
+        let groups = GroupCoordinator::open(&topics, &config, shutdown_rx.clone()).await?;
+        let txns = TxnCoordinator::open(&topics, &config, shutdown_rx.clone()).await?;
+        let shared = Arc::new(Shared { config, cluster_id, advertised_host, advertised_port, topics, groups, txns });
         let mut tasks = vec![tokio::spawn(crate::net::serve(listener, shared.clone(), shutdown_rx.clone()))];
         tasks.extend(crate::maintenance::spawn_all(shared.clone(), shutdown_rx));
         tracing::info!(

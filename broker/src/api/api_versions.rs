@@ -6,13 +6,13 @@ use kafka_protocol::messages::api_versions_response::ApiVersion;
 use kafka_protocol::messages::{ApiKey, ApiVersionsRequest, ApiVersionsResponse, RequestHeader, ResponseKind};
 use kafka_protocol::ResponseError;
 
-use super::{util, Handler, Reply, SUPPORTED};
+use super::{supported, util, Handler, Reply};
 use crate::server::Shared;
 
 pub(crate) struct ApiVersions;
 
 fn api_keys() -> Vec<ApiVersion> {
-    SUPPORTED
+    supported()
         .iter()
         .map(|&(key, min, max)| {
             let mut v = ApiVersion::default();

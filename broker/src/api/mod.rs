@@ -4,6 +4,13 @@
 //! [`ResponseFrame`] to send (or why the connection must close). Kafka error codes are answers here,
 //! not Rust errors: a handler logs the cause and puts the code in the response.
 
+/// One row of the served-API table, taken from a handler's own constants.
+macro_rules! served {
+    ($handler:ty) => {
+        (<$handler as $crate::api::Handler>::KEY, <$handler as $crate::api::Handler>::VERSIONS.0, <$handler as $crate::api::Handler>::VERSIONS.1)
+    };
+}
+
 mod alter_configs;
 mod api_versions;
 mod create_partitions;
@@ -13,10 +20,12 @@ mod delete_topics;
 mod describe_cluster;
 mod describe_configs;
 mod fetch;
+mod group;
 mod incremental_alter_configs;
 mod list_offsets;
 mod metadata;
 mod produce;
+mod txn;
 mod util;
 
 use std::future::Future;
@@ -67,49 +76,34 @@ pub(crate) enum Outcome {
     Close(String),
 }
 
-/// Every API this broker serves, with the versions it implements.
-pub(crate) const SUPPORTED: &[(ApiKey, i16, i16)] = &[
-    (produce::Produce::KEY, produce::Produce::VERSIONS.0, produce::Produce::VERSIONS.1),
-    (fetch::Fetch::KEY, fetch::Fetch::VERSIONS.0, fetch::Fetch::VERSIONS.1),
-    (list_offsets::ListOffsets::KEY, list_offsets::ListOffsets::VERSIONS.0, list_offsets::ListOffsets::VERSIONS.1),
-    (metadata::Metadata::KEY, metadata::Metadata::VERSIONS.0, metadata::Metadata::VERSIONS.1),
-    (api_versions::ApiVersions::KEY, api_versions::ApiVersions::VERSIONS.0, api_versions::ApiVersions::VERSIONS.1),
-    (create_topics::CreateTopics::KEY, create_topics::CreateTopics::VERSIONS.0, create_topics::CreateTopics::VERSIONS.1),
-    (delete_topics::DeleteTopics::KEY, delete_topics::DeleteTopics::VERSIONS.0, delete_topics::DeleteTopics::VERSIONS.1),
-    (
-        delete_records::DeleteRecords::KEY,
-        delete_records::DeleteRecords::VERSIONS.0,
-        delete_records::DeleteRecords::VERSIONS.1,
-    ),
-    (
-        describe_configs::DescribeConfigs::KEY,
-        describe_configs::DescribeConfigs::VERSIONS.0,
-        describe_configs::DescribeConfigs::VERSIONS.1,
-    ),
-    (
-        alter_configs::AlterConfigs::KEY,
-        alter_configs::AlterConfigs::VERSIONS.0,
-        alter_configs::AlterConfigs::VERSIONS.1,
-    ),
-    (
-        create_partitions::CreatePartitions::KEY,
-        create_partitions::CreatePartitions::VERSIONS.0,
-        create_partitions::CreatePartitions::VERSIONS.1,
-    ),
-    (
-        incremental_alter_configs::IncrementalAlterConfigs::KEY,
-        incremental_alter_configs::IncrementalAlterConfigs::VERSIONS.0,
-        incremental_alter_configs::IncrementalAlterConfigs::VERSIONS.1,
-    ),
-    (
-        describe_cluster::DescribeCluster::KEY,
-        describe_cluster::DescribeCluster::VERSIONS.0,
-        describe_cluster::DescribeCluster::VERSIONS.1,
-    ),
+/// The core APIs: topics, produce, fetch, offsets and configs.
+const CORE: &[(ApiKey, i16, i16)] = &[
+    served!(produce::Produce),
+    served!(fetch::Fetch),
+    served!(list_offsets::ListOffsets),
+    served!(metadata::Metadata),
+    served!(api_versions::ApiVersions),
+    served!(create_topics::CreateTopics),
+    served!(delete_topics::DeleteTopics),
+    served!(delete_records::DeleteRecords),
+    served!(describe_configs::DescribeConfigs),
+    served!(alter_configs::AlterConfigs),
+    served!(create_partitions::CreatePartitions),
+    served!(incremental_alter_configs::IncrementalAlterConfigs),
+    served!(describe_cluster::DescribeCluster),
 ];
 
+/// Every API this broker serves, with the versions it implements: the core, the group coordinator's and
+/// the transaction coordinator's.
+pub(crate) fn supported() -> &'static [(ApiKey, i16, i16)] {
+    static ALL: std::sync::LazyLock<Vec<(ApiKey, i16, i16)>> = std::sync::LazyLock::new(|| {
+        CORE.iter().chain(group::SUPPORTED.iter()).chain(txn::SUPPORTED).copied().collect()
+    });
+    &ALL
+}
+
 fn supported_versions(key: ApiKey) -> Option<(i16, i16)> {
-    SUPPORTED.iter().find(|(k, _, _)| *k == key).map(|&(_, min, max)| (min, max))
+    supported().iter().find(|(k, _, _)| *k == key).map(|&(_, min, max)| (min, max))
 }
 
 /// A request frame taken apart, or what to do instead of answering it.
@@ -218,11 +212,17 @@ async fn dispatch(shared: &Arc<Shared>, header: &RequestHeader, request: Request
             incremental_alter_configs::IncrementalAlterConfigs::handle(shared, header, r).await
         }
         RequestKind::DescribeCluster(r) => describe_cluster::DescribeCluster::handle(shared, header, r).await,
-        // `handle_frame` only lets through the keys in SUPPORTED, each matched above.
-        other => {
-            tracing::error!(request = ?std::mem::discriminant(&other), "request reached dispatch without a handler (a bug)");
-            Reply::Nothing
-        }
+        other => match group::dispatch(shared, header, other).await {
+            Ok(reply) => reply,
+            Err(other) => match txn::dispatch(shared, header, other).await {
+                Ok(reply) => reply,
+                // `handle_frame` only lets through the keys in `supported()`, each handled by one area.
+                Err(other) => {
+                    tracing::error!(request = ?std::mem::discriminant(&other), "request reached dispatch without a handler (a bug)");
+                    Reply::Nothing
+                }
+            },
+        },
     }
 }
 
@@ -253,7 +253,7 @@ mod tests {
         check::<CreatePartitionsRequest>(ApiKey::CreatePartitions);
         check::<IncrementalAlterConfigsRequest>(ApiKey::IncrementalAlterConfigs);
         check::<DescribeClusterRequest>(ApiKey::DescribeCluster);
-        assert_eq!(SUPPORTED.len(), 13);
+        assert_eq!(CORE.len(), 13);
     }
 
     fn frame(key: i16, version: i16, body: &[u8]) -> Bytes {
@@ -284,7 +284,7 @@ mod tests {
         let _ = bytes.split_to(4);
         let body = ApiVersionsResponse::decode(&mut bytes, 0).expect("v0 body");
         assert_eq!(body.error_code, ResponseError::UnsupportedVersion.code());
-        assert_eq!(body.api_keys.len(), SUPPORTED.len());
+        assert_eq!(body.api_keys.len(), supported().len());
     }
 
     proptest::proptest! {
@@ -297,11 +297,11 @@ mod tests {
         /// Valid headers for every served API followed by garbage never panic either.
         #[test]
         fn garbage_bodies_never_panic(
-            index in 0usize..13,
+            index in 0usize..64,
             version_offset in 0i16..20,
             body in proptest::collection::vec(proptest::num::u8::ANY, 0..256),
         ) {
-            let (key, min, max) = SUPPORTED[index];
+            let (key, min, max) = supported()[index % supported().len()];
             let version = (min + version_offset).min(max);
             let _ = parse_request(frame(key as i16, version, &body));
         }

@@ -35,6 +35,22 @@ pub struct BrokerConfig {
     pub cleaner_interval_ms: u64,
     /// How often the flush policy (`flush.ms`) is checked, in milliseconds.
     pub flush_check_interval_ms: u64,
+    /// Partitions of the internal `__consumer_offsets` topic (fixed once the topic exists).
+    pub offsets_topic_num_partitions: i32,
+    /// How long a new classic group waits for more members before its first rebalance, in milliseconds.
+    pub group_initial_rebalance_delay_ms: u64,
+    /// Smallest session timeout a group member may ask for, in milliseconds.
+    pub group_min_session_timeout_ms: u64,
+    /// Largest session timeout a group member may ask for, in milliseconds.
+    pub group_max_session_timeout_ms: u64,
+    /// Partitions of the internal `__transaction_state` topic (fixed once the topic exists).
+    pub transaction_state_num_partitions: i32,
+    /// Largest transaction timeout a producer may ask for, in milliseconds.
+    pub transaction_max_timeout_ms: u64,
+    /// How often transactions past their timeout are looked for and aborted, in milliseconds.
+    pub transaction_abort_check_interval_ms: u64,
+    /// How long the state of an idle producer id is kept for deduplication, in milliseconds.
+    pub producer_id_expiration_ms: u64,
     /// Defaults for topic configs (same keys as the topic configs, e.g. `"retention.ms" = "3600000"`).
     /// Shown by DescribeConfigs with source STATIC_BROKER_CONFIG.
     pub topic_defaults: BTreeMap<String, String>,
@@ -54,6 +70,14 @@ impl Default for BrokerConfig {
             retention_check_interval_ms: 300_000,
             cleaner_interval_ms: 15_000,
             flush_check_interval_ms: 1_000,
+            offsets_topic_num_partitions: 50,
+            group_initial_rebalance_delay_ms: 3_000,
+            group_min_session_timeout_ms: 6_000,
+            group_max_session_timeout_ms: 1_800_000,
+            transaction_state_num_partitions: 50,
+            transaction_max_timeout_ms: 900_000,
+            transaction_abort_check_interval_ms: 10_000,
+            producer_id_expiration_ms: 86_400_000,
             topic_defaults: BTreeMap::new(),
         }
     }
@@ -132,6 +156,30 @@ impl BrokerConfig {
             "FLUSH_CHECK_INTERVAL_MS" => {
                 self.flush_check_interval_ms = value.parse().map_err(|e| invalid(format!("{e}")))?
             }
+            "OFFSETS_TOPIC_NUM_PARTITIONS" => {
+                self.offsets_topic_num_partitions = value.parse().map_err(|e| invalid(format!("{e}")))?
+            }
+            "GROUP_INITIAL_REBALANCE_DELAY_MS" => {
+                self.group_initial_rebalance_delay_ms = value.parse().map_err(|e| invalid(format!("{e}")))?
+            }
+            "GROUP_MIN_SESSION_TIMEOUT_MS" => {
+                self.group_min_session_timeout_ms = value.parse().map_err(|e| invalid(format!("{e}")))?
+            }
+            "GROUP_MAX_SESSION_TIMEOUT_MS" => {
+                self.group_max_session_timeout_ms = value.parse().map_err(|e| invalid(format!("{e}")))?
+            }
+            "TRANSACTION_STATE_NUM_PARTITIONS" => {
+                self.transaction_state_num_partitions = value.parse().map_err(|e| invalid(format!("{e}")))?
+            }
+            "TRANSACTION_MAX_TIMEOUT_MS" => {
+                self.transaction_max_timeout_ms = value.parse().map_err(|e| invalid(format!("{e}")))?
+            }
+            "TRANSACTION_ABORT_CHECK_INTERVAL_MS" => {
+                self.transaction_abort_check_interval_ms = value.parse().map_err(|e| invalid(format!("{e}")))?
+            }
+            "PRODUCER_ID_EXPIRATION_MS" => {
+                self.producer_id_expiration_ms = value.parse().map_err(|e| invalid(format!("{e}")))?
+            }
             // SLUICE_LOG and other variables belong to the CLI, not to the broker.
             _ => {}
         }
@@ -151,6 +199,20 @@ impl BrokerConfig {
         }
         if self.num_partitions < 1 {
             problems.push(format!("num_partitions: must be at least 1, got {}", self.num_partitions));
+        }
+        for (name, n) in [
+            ("offsets_topic_num_partitions", self.offsets_topic_num_partitions),
+            ("transaction_state_num_partitions", self.transaction_state_num_partitions),
+        ] {
+            if !(1..=1000).contains(&n) {
+                problems.push(format!("{name}: must be between 1 and 1000, got {n}"));
+            }
+        }
+        if self.group_min_session_timeout_ms > self.group_max_session_timeout_ms {
+            problems.push(format!(
+                "group_min_session_timeout_ms ({}) is larger than group_max_session_timeout_ms ({})",
+                self.group_min_session_timeout_ms, self.group_max_session_timeout_ms
+            ));
         }
         if self.max_request_bytes < 1024 {
             problems.push(format!("max_request_bytes: must be at least 1024, got {}", self.max_request_bytes));
