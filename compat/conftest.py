@@ -54,12 +54,15 @@ class BrokerStartError(AssertionError):
 class Broker:
     """One broker (data dir + address) across restarts of its process."""
 
-    def __init__(self, binary, data_dir, log_dir, env=None, config_file=None):
+    def __init__(self, binary, data_dir, log_dir, env=None, config_file=None, args=None):
         self.binary = Path(binary)
         self.data_dir = Path(data_dir)
         self.log_dir = Path(log_dir)
         self.config_file = config_file
         self.extra_env = dict(env or {})
+        # Extra command-line flags; a callable is called with the broker to build them at each start
+        # (e.g. an --advertised-listener that points at a proxy started after the broker).
+        self.extra_args = args
         self.proc = None
         self.host = None
         self.port = None
@@ -85,6 +88,8 @@ class Broker:
                "--data-dir", str(self.data_dir)]
         if self.config_file is not None:
             cmd += ["--config", str(self.config_file)]
+        if self.extra_args is not None:
+            cmd += [str(a) for a in (self.extra_args(self) if callable(self.extra_args) else self.extra_args)]
         # Broker settings come only from the test: drop any SLUICE_* settings of
         # the calling shell (SLUICE_LOG, the log filter, is kept for debugging).
         env = {k: v for k, v in os.environ.items()
@@ -217,11 +222,11 @@ def pytest_runtest_makereport(item, call):
 
 @pytest.fixture
 def broker_factory(request, tmp_path):
-    """Starts brokers: `broker_factory(env={...}, config="toml text")`.
+    """Starts brokers: `broker_factory(env={...}, config="toml text", args=[...])`.
     Stops each at teardown and requires it to exit cleanly."""
     brokers = []
 
-    def make(env=None, config=None, start=True):
+    def make(env=None, config=None, start=True, args=None):
         n = len(brokers)
         data_dir = tmp_path / f"data-{n}"
         log_dir = tmp_path / f"logs-{n}"
@@ -231,7 +236,7 @@ def broker_factory(request, tmp_path):
         if config is not None:
             config_file = tmp_path / f"sluice-{n}.toml"
             config_file.write_text(config)
-        b = Broker(sluice_binary(), data_dir, log_dir, env=env, config_file=config_file)
+        b = Broker(sluice_binary(), data_dir, log_dir, env=env, config_file=config_file, args=args)
         brokers.append(b)
         if start:
             b.start()
@@ -256,3 +261,20 @@ def broker_factory(request, tmp_path):
 def broker(broker_factory):
     """A running broker with default settings."""
     return broker_factory()
+
+
+# Settings for tests of consumer groups and transactions: no initial rebalance delay, session timeouts
+# short enough that a dead member is noticed within a test, and small internal topics so startup is quick.
+GROUP_ENV = {
+    "SLUICE_GROUP_INITIAL_REBALANCE_DELAY_MS": "0",
+    "SLUICE_GROUP_MIN_SESSION_TIMEOUT_MS": "1000",
+    "SLUICE_OFFSETS_TOPIC_NUM_PARTITIONS": "3",
+    "SLUICE_TRANSACTION_STATE_NUM_PARTITIONS": "3",
+    "SLUICE_TRANSACTION_ABORT_CHECK_INTERVAL_MS": "1000",
+}
+
+
+@pytest.fixture
+def group_broker(broker_factory):
+    """A running broker with GROUP_ENV: quick rebalances and short session timeouts."""
+    return broker_factory(env=GROUP_ENV)

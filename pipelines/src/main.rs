@@ -5,6 +5,8 @@
 //! - [`cli::topic`]: `sluice topic ...`, topic administration through the Kafka admin API.
 //! - [`cli::produce`]: `sluice produce`, stdin lines to records.
 //! - [`cli::consume`]: `sluice consume`, records to stdout.
+//! - [`cli::group`]: `sluice group ...`, consumer-group listing, lag, deletion and offset resets.
+//! - [`cli::bench`]: `sluice bench produce|consume|e2e`, throughput and latency load generators.
 //! - [`cli::client`]: what the client commands share: bootstrap address, `-X` passthrough, error wording.
 //!
 //! Every client command talks Kafka protocol through rdkafka, never broker internals, so it works against
@@ -35,6 +37,10 @@ pub(crate) enum Command {
     Produce(cli::produce::ProduceArgs),
     /// Print records of a topic to stdout.
     Consume(cli::consume::ConsumeArgs),
+    /// List, describe and delete consumer groups and reset their offsets.
+    Group(cli::group::GroupArgs),
+    /// Measure produce and consume throughput and end-to-end latency against any Kafka cluster.
+    Bench(cli::bench::BenchArgs),
 }
 
 /// Exit status for a setting the user must fix (bad config), distinct from a runtime failure (1).
@@ -56,6 +62,8 @@ async fn main() -> ExitCode {
         Command::Topic(args) => cli::topic::run(args).await,
         Command::Produce(args) => cli::produce::run(args).await,
         Command::Consume(args) => cli::consume::run(args).await,
+        Command::Group(args) => cli::group::run(args).await,
+        Command::Bench(args) => cli::bench::run(args).await,
     };
     match result {
         Ok(code) => code,

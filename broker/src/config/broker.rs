@@ -43,6 +43,10 @@ pub struct BrokerConfig {
     pub group_min_session_timeout_ms: u64,
     /// Largest session timeout a group member may ask for, in milliseconds.
     pub group_max_session_timeout_ms: u64,
+    /// Session timeout of KIP-848 consumer-protocol group members, in milliseconds (set by the broker).
+    pub group_consumer_session_timeout_ms: u64,
+    /// Heartbeat interval KIP-848 consumer-protocol members are told to use, in milliseconds.
+    pub group_consumer_heartbeat_interval_ms: u64,
     /// Partitions of the internal `__transaction_state` topic (fixed once the topic exists).
     pub transaction_state_num_partitions: i32,
     /// Largest transaction timeout a producer may ask for, in milliseconds.
@@ -74,6 +78,8 @@ impl Default for BrokerConfig {
             group_initial_rebalance_delay_ms: 3_000,
             group_min_session_timeout_ms: 6_000,
             group_max_session_timeout_ms: 1_800_000,
+            group_consumer_session_timeout_ms: 45_000,
+            group_consumer_heartbeat_interval_ms: 5_000,
             transaction_state_num_partitions: 50,
             transaction_max_timeout_ms: 900_000,
             transaction_abort_check_interval_ms: 10_000,
@@ -167,6 +173,12 @@ impl BrokerConfig {
             }
             "GROUP_MAX_SESSION_TIMEOUT_MS" => {
                 self.group_max_session_timeout_ms = value.parse().map_err(|e| invalid(format!("{e}")))?
+            }
+            "GROUP_CONSUMER_SESSION_TIMEOUT_MS" => {
+                self.group_consumer_session_timeout_ms = value.parse().map_err(|e| invalid(format!("{e}")))?
+            }
+            "GROUP_CONSUMER_HEARTBEAT_INTERVAL_MS" => {
+                self.group_consumer_heartbeat_interval_ms = value.parse().map_err(|e| invalid(format!("{e}")))?
             }
             "TRANSACTION_STATE_NUM_PARTITIONS" => {
                 self.transaction_state_num_partitions = value.parse().map_err(|e| invalid(format!("{e}")))?

@@ -207,6 +207,41 @@ pub fn validate_batches(buf: &[u8], max_batch_bytes: u32) -> Result<Vec<BatchHea
     Ok(headers)
 }
 
+/// Control record types (the second i16 of a control record's key).
+pub const CONTROL_ABORT: i16 = 0;
+/// See [`CONTROL_ABORT`].
+pub const CONTROL_COMMIT: i16 = 1;
+
+/// The type of the first control record of an uncompressed control batch (`buf` holds the whole batch): ABORT 0,
+/// COMMIT 1. Reads the record's leading fields without decoding the rest; `None` if they are malformed.
+pub fn control_type(buf: &[u8]) -> Option<i16> {
+    let mut rest = buf.get(HEADER_LEN..)?;
+    let _length = read_varint(&mut rest)?;
+    rest = rest.get(1..)?; // attributes
+    let _timestamp_delta = read_varint(&mut rest)?;
+    let _offset_delta = read_varint(&mut rest)?;
+    let key_len = read_varint(&mut rest)?;
+    if key_len < 4 {
+        return None;
+    }
+    let key = rest.get(..4)?;
+    Some(i16::from_be_bytes([key[2], key[3]]))
+}
+
+/// A zig-zag varint (up to 64 bits), advancing `buf`.
+fn read_varint(buf: &mut &[u8]) -> Option<i64> {
+    let mut value: u64 = 0;
+    for i in 0..10 {
+        let b = *buf.get(i)?;
+        value |= u64::from(b & 0x7f) << (7 * i);
+        if b & 0x80 == 0 {
+            *buf = &buf[i + 1..];
+            return Some(((value >> 1) as i64) ^ -((value & 1) as i64));
+        }
+    }
+    None
+}
+
 /// Sets `baseOffset` of the batch starting at `buf[0]` (outside the CRC: no recomputation).
 pub fn set_base_offset(buf: &mut [u8], base_offset: i64) {
     if let Some(field) = buf.get_mut(BASE_OFFSET..BASE_OFFSET + 8) {

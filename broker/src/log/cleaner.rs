@@ -1,4 +1,6 @@
 //! Compaction: in closed segments, keep only the latest record per key and drop old tombstones.
+//! Transaction markers are kept, records of aborted transactions dropped, and nothing at or after the last stable
+//! offset is touched (an open transaction's records may yet be aborted).
 //!
 //! Closed segments are immutable, so the heavy work (decoding, building the key map, writing the cleaned file)
 //! happens without the append lock; only the final swap of each segment takes it, and produce and fetch go on.
@@ -20,6 +22,7 @@ use super::index::SegmentIndex;
 use super::partition::PartitionLog;
 use super::records;
 use super::segment::{self, read_batch_at, read_header_at, segment_path};
+use super::txn_index::AbortedTxn;
 
 /// What a compaction run did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -55,17 +58,19 @@ impl PartitionLog {
     /// dropping tombstones older than `delete.retention.ms`.
     pub fn compact(&self, now_ms: i64) -> Result<CompactStats, LogError> {
         let mut memo = self.maintenance.lock();
-        let (config, cleanable) = {
+        let (config, cleanable, aborted) = {
             let state = self.lock_state();
             let config = state.config.clone();
             if !config.cleanup_compact {
                 return Ok(CompactStats::default());
             }
             let lag_cutoff = now_ms.saturating_sub(config.min_compaction_lag_ms);
+            // Records of open transactions may still be aborted: clean only below the last stable offset.
+            let stable = state.last_stable_offset();
             let closed = &state.segments[..state.segments.len() - 1];
             let cleanable: Vec<Cleanable> = closed
                 .iter()
-                .take_while(|s| s.index.max_timestamp <= lag_cutoff)
+                .take_while(|s| s.index.max_timestamp <= lag_cutoff && s.next_offset <= stable)
                 .map(|s| Cleanable {
                     base_offset: s.base_offset,
                     file: s.file.clone(),
@@ -78,7 +83,14 @@ impl PartitionLog {
                 return Ok(CompactStats::default());
             }
             memo.cleaned_end = end;
-            (config, cleanable)
+            let aborted: Vec<AbortedTxn> = state.segments.iter().flat_map(|s| s.aborted.iter().copied()).collect();
+            (config, cleanable, aborted)
+        };
+        // Records of aborted transactions never count as a key's latest value, so they go and never shadow a
+        // committed one.
+        let is_aborted = |h: &BatchHeader, offset: i64| {
+            h.is_transactional()
+                && aborted.iter().any(|t| t.producer_id == h.producer_id && (t.first_offset..=t.last_offset).contains(&offset))
         };
         let tombstone_cutoff = now_ms.saturating_sub(config.delete_retention_ms);
 
@@ -87,7 +99,7 @@ impl PartitionLog {
         for c in &cleanable {
             for_each_batch(c, |h, _, records| {
                 if !h.is_control() {
-                    for r in records {
+                    for r in records.iter().filter(|r| !is_aborted(h, r.offset)) {
                         if let Some(k) = &r.key {
                             latest.insert(k.clone(), r.offset);
                         }

@@ -15,6 +15,16 @@ pub enum AppendError {
     /// Only record batch format v2 (magic 2, Kafka 0.11+) is stored; upgrade the client.
     #[error("record batch magic {0} is not supported; only magic 2 (Kafka 0.11+ clients) is")]
     UnsupportedMagic(i8),
+    /// An idempotent producer skipped sequence numbers (records were lost in between); the producer fails or
+    /// resets its sequence.
+    #[error("out of order sequence number: {0}")]
+    OutOfOrderSequence(String),
+    /// The producer's epoch is older than the partition's: a newer producer with the same id fenced it.
+    #[error("invalid producer epoch: {0}")]
+    InvalidProducerEpoch(String),
+    /// A write that does not fit the producer's transaction state.
+    #[error("invalid transaction state: {0}")]
+    InvalidTxnState(String),
     /// The log file could not be written; the partition's disk needs attention.
     #[error("cannot write the partition log: {0}")]
     Io(#[from] std::io::Error),
@@ -28,6 +38,9 @@ impl AppendError {
             AppendError::TooLarge(_) => 10,
             AppendError::InvalidRecord(_) => 87,
             AppendError::UnsupportedMagic(_) => 43,
+            AppendError::OutOfOrderSequence(_) => 45,
+            AppendError::InvalidProducerEpoch(_) => 47,
+            AppendError::InvalidTxnState(_) => 48,
             AppendError::Io(_) => 56,
         }
     }

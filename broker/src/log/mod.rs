@@ -10,6 +10,10 @@
 //! - `retention`: DeleteRecords and retention by time and size.
 //! - `cleaner`: compaction.
 //! - `checkpoint`: the log start offset file.
+//! - `producer_state`: idempotent producers' sequences and epochs, open transactions (pure), and its snapshot.
+//! - `txn_index`: the aborted transaction index of a segment (`.txnindex`).
+//! - `txn`: transaction markers, last stable offset, aborted transactions for read_committed, producer state
+//!   recovery and expiry.
 
 pub mod batch;
 mod checkpoint;
@@ -18,12 +22,20 @@ mod error;
 mod index;
 mod lookup;
 mod partition;
+mod producer_state;
 mod records;
 mod retention;
 mod segment;
+mod txn;
+mod txn_index;
+#[cfg(test)]
+mod txn_tests;
 #[cfg(test)]
 mod tests;
 
 pub use cleaner::CompactStats;
 pub use error::{AppendError, LogError, ReadError};
 pub use partition::{AppendInfo, FileSlice, PartitionLog, ReadResult};
+pub use producer_state::CompletedTxn;
+pub use txn::ProducerInfo;
+pub use txn_index::AbortedTxn;

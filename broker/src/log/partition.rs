@@ -18,8 +18,10 @@ use tokio::sync::watch;
 use super::batch;
 use super::checkpoint;
 use super::error::{AppendError, LogError, ReadError};
+use super::producer_state::{CompletedTxn, ProducerStates, Staged, Verdict};
 use super::records;
 use super::segment::{self, Segment};
+use super::txn_index::{self, AbortedTxn};
 use crate::config::topic::TimestampType;
 use crate::config::TopicConfig;
 
@@ -69,6 +71,9 @@ pub struct ReadResult {
     pub log_start_offset: i64,
     /// The log end offset when the read was planned (the high watermark on a single node).
     pub high_watermark: i64,
+    /// The last stable offset when the read was planned: the first offset of the earliest open transaction, or
+    /// the high watermark when none is open.
+    pub last_stable_offset: i64,
 }
 
 /// Mutable state of a partition log, behind the append lock.
@@ -81,11 +86,18 @@ pub(crate) struct LogState {
     /// Records appended since the last fsync, for `flush.messages`.
     pub(crate) unflushed: i64,
     pub(crate) last_flush_ms: i64,
+    /// Idempotent and transactional producers of this partition.
+    pub(crate) producers: ProducerStates,
 }
 
 impl LogState {
     pub(crate) fn log_end(&self) -> i64 {
         self.segments.last().map_or(0, |s| s.next_offset)
+    }
+    /// The first offset of the earliest open transaction, else the log end.
+    pub(crate) fn last_stable_offset(&self) -> i64 {
+        let end = self.log_end();
+        self.producers.first_unstable_offset().map_or(end, |first| first.min(end))
     }
     pub(crate) fn active(&mut self) -> &mut Segment {
         let last = self.segments.len() - 1;
@@ -165,9 +177,17 @@ impl PartitionLog {
             segments.push(Segment::create(dir, checkpoint.unwrap_or(0).max(0))?);
         }
         let first_base = segments[0].base_offset;
-        let mut state = LogState { segments, log_start: first_base, config, unflushed: 0, last_flush_ms: 0 };
+        let mut state = LogState {
+            segments,
+            log_start: first_base,
+            config,
+            unflushed: 0,
+            last_flush_ms: 0,
+            producers: ProducerStates::default(),
+        };
         let end = state.log_end();
         state.log_start = checkpoint.unwrap_or(first_base).clamp(first_base, end);
+        super::txn::recover(dir, &mut state)?;
         tracing::debug!(
             "opened {} with {} segments, offsets {}..{end}",
             dir.display(),
@@ -205,16 +225,44 @@ impl PartitionLog {
     }
 
     /// Appends `records`, one or more v2 batches exactly as the producer sent them. Validates all first (nothing
-    /// is written if any is bad), assigns offsets from the log end, writes with one write call, indexes each
-    /// batch, rolls the segment when `segment.bytes`/`segment.ms` say so, fsyncs when `flush.messages` is reached,
-    /// and wakes fetches waiting on [`PartitionLog::subscribe`].
+    /// is written if any is bad), checks idempotent producers' sequences and epochs, assigns offsets from the log
+    /// end, writes with one write call, indexes each batch, rolls the segment when `segment.bytes`/`segment.ms` say
+    /// so, fsyncs when `flush.messages` is reached, and wakes fetches waiting on [`PartitionLog::subscribe`].
+    ///
+    /// A batch a producer retries (same producer, epoch and sequences as one of its last five) is not written
+    /// again: the answer carries the offsets it got the first time. Control batches are refused: only the
+    /// transaction coordinator writes them, through [`PartitionLog::write_txn_marker`].
     pub fn append(&self, records: &[u8], now_ms: i64) -> Result<AppendInfo, AppendError> {
+        self.append_as(records, now_ms, None).map(|(info, _)| info)
+    }
+
+    /// [`PartitionLog::append`] for producers (`marker` None) and for the coordinator's transaction markers
+    /// (`marker` = (commit, coordinator epoch), `records` one control batch). Also returns the transactions the
+    /// markers ended.
+    pub(crate) fn append_as(
+        &self,
+        records: &[u8],
+        now_ms: i64,
+        marker: Option<(bool, i32)>,
+    ) -> Result<(AppendInfo, Vec<CompletedTxn>), AppendError> {
         let (max_bytes, compacted, log_append_time) = {
             let state = self.state.lock();
             let c = &state.config;
             (c.max_message_bytes, c.cleanup_compact, c.message_timestamp_type == TimestampType::LogAppendTime)
         };
         let headers = batch::validate_batches(records, max_bytes)?;
+        match marker {
+            None if headers.iter().any(|h| h.is_control()) => {
+                return Err(AppendError::InvalidRecord(
+                    "control batches are written by the transaction coordinator, not by producers".into(),
+                ))
+            }
+            Some(_) if headers.len() != 1 || !headers[0].is_control() => {
+                let message = "a transaction marker is exactly one control batch (a bug)";
+                return Err(AppendError::InvalidRecord(message.into()));
+            }
+            _ => {}
+        }
         if compacted {
             records::check_keys(records, &headers)?;
         }
@@ -230,15 +278,69 @@ impl PartitionLog {
             }
             pos += h.size();
         }
+
+        let mut state = self.state.lock();
+        let end = state.log_end();
+        // Decide each batch's fate against the producer state before anything is written.
+        let mut staged = Staged::default();
+        let mut verdicts = Vec::with_capacity(headers.len());
+        let mut offset = end;
+        for h in &headers {
+            let verdict = match marker {
+                Some((commit, coordinator_epoch)) => {
+                    state.producers.stage_marker(&mut staged, h, commit, coordinator_epoch, offset, now_ms)?;
+                    Verdict::Append
+                }
+                None => state.producers.stage(&mut staged, h, offset, now_ms)?,
+            };
+            if verdict == Verdict::Append {
+                offset += i64::from(h.last_offset_delta) + 1;
+            }
+            verdicts.push(verdict);
+        }
+        let first = match verdicts[0] {
+            Verdict::Duplicate { first_offset, .. } => first_offset,
+            Verdict::Append => end,
+        };
+        if verdicts.iter().all(|v| *v != Verdict::Append) {
+            let last = match verdicts[verdicts.len() - 1] {
+                Verdict::Duplicate { last_offset, .. } => last_offset,
+                Verdict::Append => end - 1,
+            };
+            tracing::debug!("producer retried batches already at offsets {first}..={last}; nothing appended");
+            let info = AppendInfo {
+                base_offset: first,
+                last_offset: last,
+                log_append_time: -1,
+                log_start_offset: state.log_start,
+                record_count: 0,
+            };
+            return Ok((info, Vec::new()));
+        }
+
+        let (mut buf, headers) = if verdicts.iter().all(|v| *v == Verdict::Append) {
+            (buf, headers)
+        } else {
+            // Some batches are retries already in the log: write only the others.
+            let mut kept_buf = Vec::with_capacity(buf.len());
+            let mut kept = Vec::with_capacity(headers.len());
+            let mut pos = 0usize;
+            for (h, v) in headers.iter().zip(&verdicts) {
+                if *v == Verdict::Append {
+                    kept_buf.extend_from_slice(&buf[pos..pos + h.size()]);
+                    kept.push(*h);
+                }
+                pos += h.size();
+            }
+            (kept_buf, kept)
+        };
         let record_count: i64 = headers.iter().map(|h| i64::from(h.last_offset_delta) + 1).sum();
         let total = buf.len() as u64;
 
-        let mut state = self.state.lock();
         let (segment_bytes, segment_ms, interval, flush_messages) = {
             let c = &state.config;
             (c.segment_bytes, c.segment_ms, c.index_interval_bytes, c.flush_messages)
         };
-        let end = state.log_end();
         let active = state.active();
         let too_big = active.size + total > segment_bytes;
         let too_old = active.first_append_ms.is_some_and(|t| now_ms.saturating_sub(t) >= segment_ms);
@@ -280,6 +382,21 @@ impl PartitionLog {
         active.next_offset = offset;
         active.first_append_ms.get_or_insert(now_ms);
         active.dirty = true;
+        let completed = staged.completed().to_vec();
+        for done in completed.iter().filter(|d| d.aborted) {
+            let entry = AbortedTxn {
+                producer_id: done.producer_id,
+                first_offset: done.first_offset,
+                last_offset: done.last_offset,
+            };
+            active.aborted.push(entry);
+            let path = segment::segment_path(&self.dir, active.base_offset, "txnindex");
+            if let Err(e) = txn_index::append(&path, &entry) {
+                // The marker is in the log; recovery re-derives the entry from it if the producer state is rescanned.
+                tracing::error!("cannot append to {}: {e}", path.display());
+            }
+        }
+        state.producers.commit(staged);
         state.unflushed += record_count;
         let to_sync = if state.unflushed >= flush_messages {
             state.last_flush_ms = now_ms;
@@ -288,7 +405,7 @@ impl PartitionLog {
             Vec::new()
         };
         let info = AppendInfo {
-            base_offset: end,
+            base_offset: first,
             last_offset: offset - 1,
             log_append_time: if log_append_time { now_ms } else { -1 },
             log_start_offset: state.log_start,
@@ -299,7 +416,7 @@ impl PartitionLog {
         for file in to_sync {
             file.sync_data()?;
         }
-        Ok(info)
+        Ok((info, completed))
     }
 
     /// Whole batches from the one holding `offset`, up to `max_bytes` in total but always at least one batch if one
@@ -308,9 +425,10 @@ impl PartitionLog {
     /// [`ReadError::OffsetOutOfRange`].
     pub fn read(&self, offset: i64, max_bytes: u32, upper_bound: i64) -> Result<ReadResult, ReadError> {
         // Plan under the lock: which files, from where, up to which size.
-        let (plan, log_start, log_end) = {
+        let (plan, log_start, log_end, lso) = {
             let state = self.state.lock();
             let (log_start, log_end) = (state.log_start, state.log_end());
+            let lso = state.last_stable_offset();
             if offset < log_start || offset > log_end {
                 return Err(ReadError::OffsetOutOfRange { requested: offset, log_start, log_end });
             }
@@ -322,7 +440,7 @@ impl PartitionLog {
                     plan.push((s.file.clone(), start, s.size));
                 }
             }
-            (plan, log_start, log_end)
+            (plan, log_start, log_end, lso)
         };
         let end = log_end.min(upper_bound);
         let mut slices = Vec::new();
@@ -356,6 +474,7 @@ impl PartitionLog {
             total_len: total.min(u64::from(u32::MAX)) as u32,
             log_start_offset: log_start,
             high_watermark: log_end,
+            last_stable_offset: lso,
         })
     }
 
@@ -400,11 +519,12 @@ impl PartitionLog {
         Ok(())
     }
 
-    /// Clean shutdown: flushes and writes the active segment's index files.
+    /// Clean shutdown: flushes, writes the active segment's index files and the producer state snapshot.
     pub fn close(&self) -> Result<(), LogError> {
         self.flush()?;
         let mut state = self.state.lock();
         state.active().write_index_files()?;
+        super::txn::write_snapshot(&self.dir, &state)?;
         Ok(())
     }
 

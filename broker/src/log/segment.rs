@@ -11,6 +11,7 @@ use std::sync::Arc;
 use super::batch::{self, BatchHeader, HEADER_LEN};
 use super::error::LogError;
 use super::index::SegmentIndex;
+use super::txn_index::AbortedTxn;
 
 /// File name of a segment's log, index or time index: the base offset as 20 zero-padded digits.
 pub(crate) fn segment_path(dir: &Path, base_offset: i64, ext: &str) -> PathBuf {
@@ -33,6 +34,8 @@ pub(crate) struct Segment {
     /// Written since the last fsync.
     pub(crate) dirty: bool,
     pub(crate) log_path: PathBuf,
+    /// Transactions whose ABORT marker lies in this segment, in marker order (the `.txnindex` file).
+    pub(crate) aborted: Vec<AbortedTxn>,
 }
 
 /// A header read from a file, with where it starts.
@@ -105,7 +108,7 @@ impl Segment {
         let log_path = segment_path(dir, base_offset, "log");
         let file = OpenOptions::new().read(true).write(true).create(true).truncate(true).open(&log_path)?;
         // Stale index files of an older incarnation must not be trusted later.
-        for ext in ["index", "timeindex"] {
+        for ext in ["index", "timeindex", "txnindex"] {
             remove_if_exists(&segment_path(dir, base_offset, ext))?;
         }
         Ok(Self {
@@ -117,6 +120,7 @@ impl Segment {
             first_append_ms: None,
             dirty: true,
             log_path,
+            aborted: Vec::new(),
         })
     }
 
@@ -150,6 +154,7 @@ impl Segment {
             first_append_ms: None,
             dirty: false,
             log_path,
+            aborted: Vec::new(),
         };
         match loaded {
             Ok(ix) => segment.index = ix,
@@ -175,6 +180,7 @@ impl Segment {
             first_append_ms: None,
             dirty: false,
             log_path,
+            aborted: Vec::new(),
         };
         segment.rebuild(interval)?;
         Ok(segment)
@@ -226,7 +232,7 @@ impl Segment {
 
     /// Removes the segment's files; readers holding the `Arc<File>` keep reading the unlinked inode.
     pub(crate) fn delete_files(dir: &Path, base_offset: i64) -> std::io::Result<()> {
-        for ext in ["log", "index", "timeindex"] {
+        for ext in ["log", "index", "timeindex", "txnindex"] {
             remove_if_exists(&segment_path(dir, base_offset, ext))?;
         }
         Ok(())

@@ -112,12 +112,12 @@ async fn unknown_api_keys_close_the_connection() {
     let broker = TestBroker::start(|_| {}).await;
     expect_close(&broker, "API key 999", &sized(&frame(999, 0, &[]))).await;
     expect_close(&broker, "API key -1", &sized(&frame(-1, 0, &[]))).await;
-    // Real Kafka APIs this broker does not serve (yet): JoinGroup and FindCoordinator.
-    expect_close(&broker, "JoinGroup v5", &sized(&frame(11, 5, &[0; 16]))).await;
+    // Real Kafka APIs this broker does not serve: SaslHandshake and DescribeAcls.
+    expect_close(&broker, "SaslHandshake v1", &sized(&frame(17, 1, &[0; 16]))).await;
     expect_close(
         &broker,
-        "FindCoordinator v2",
-        &sized(&frame(10, 2, &[0; 16])),
+        "DescribeAcls v2",
+        &sized(&frame(29, 2, &[0; 16])),
     )
     .await;
     broker.stop().await;

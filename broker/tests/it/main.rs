@@ -9,13 +9,20 @@
 //! - `admin`: topic and config administration through rdkafka's AdminClient.
 //! - `retention`: size- and time-based retention moving the log start offset.
 //! - `compaction`: the log cleaner keeping the latest value per key and dropping tombstones.
+//! - `consumer_protocol`: KIP-848 consumer groups (`group.protocol=consumer`) through librdkafka and raw requests.
+//! - `groups`: classic consumer groups through librdkafka (rebalances, commits, static members) and the group
+//!   APIs on the wire.
 //! - `restart`: records, offsets and configs surviving a clean restart.
+//! - `txn`: idempotent and transactional producers through librdkafka: dedup, fencing, read_committed, timeouts.
 
 mod admin;
 mod bad_input;
 mod compaction;
+mod consumer_protocol;
+mod groups;
 mod produce_fetch;
 mod protocol;
 mod restart;
 mod retention;
 mod support;
+mod txn;

@@ -20,15 +20,37 @@ const SERVED: &[(i16, i16, i16)] = &[
     (1, 4, 18), // Fetch
     (2, 1, 10), // ListOffsets
     (3, 0, 13), // Metadata
+    (8, 2, 9),  // OffsetCommit
+    (9, 1, 9),  // OffsetFetch
+    (10, 0, 6), // FindCoordinator
+    (11, 2, 9), // JoinGroup
+    (12, 0, 4), // Heartbeat
+    (13, 0, 5), // LeaveGroup
+    (14, 0, 5), // SyncGroup
+    (15, 0, 6), // DescribeGroups
+    (16, 0, 5), // ListGroups
     (18, 0, 4), // ApiVersions
     (19, 2, 7), // CreateTopics
     (20, 1, 6), // DeleteTopics
     (21, 0, 2), // DeleteRecords
+    (22, 0, 5), // InitProducerId
+    (24, 0, 5), // AddPartitionsToTxn
+    (25, 0, 4), // AddOffsetsToTxn
+    (26, 0, 5), // EndTxn
+    (27, 1, 1), // WriteTxnMarkers
+    (28, 0, 5), // TxnOffsetCommit
     (32, 1, 4), // DescribeConfigs
     (33, 0, 2), // AlterConfigs
     (37, 0, 3), // CreatePartitions
+    (42, 0, 2), // DeleteGroups
     (44, 0, 1), // IncrementalAlterConfigs
+    (47, 0, 0), // OffsetDelete
     (60, 0, 2), // DescribeCluster
+    (61, 0, 0), // DescribeProducers
+    (65, 0, 0), // DescribeTransactions
+    (66, 0, 2), // ListTransactions
+    (68, 0, 1), // ConsumerGroupHeartbeat
+    (69, 0, 1), // ConsumerGroupDescribe
 ];
 
 fn expected_ranges() -> BTreeSet<(i16, i16, i16)> {
@@ -197,9 +219,11 @@ async fn metadata_shows_the_advertised_address_and_auto_creates_topics() {
         .send(12, &MetadataRequest::default().with_topics(None))
         .await
         .unwrap();
+    // Internal topics (`__consumer_offsets`, ...) exist from the first start; only user topics count here.
     let names: Vec<&str> = all
         .topics
         .iter()
+        .filter(|t| !t.is_internal)
         .filter_map(|t| t.name.as_ref())
         .map(|n| n.0.as_str())
         .collect();
@@ -230,8 +254,8 @@ async fn metadata_does_not_auto_create_when_the_broker_forbids_it() {
         .await
         .unwrap();
     assert!(
-        all.topics.is_empty(),
-        "no topic may exist: {:?}",
+        all.topics.iter().all(|t| t.is_internal),
+        "no user topic may exist: {:?}",
         all.topics
     );
     broker.stop().await;

@@ -1,8 +1,10 @@
 //! The subcommands of `sluice`, one file each, plus what the Kafka client commands share.
 
+pub(crate) mod bench;
 pub(crate) mod broker;
 pub(crate) mod client;
 pub(crate) mod consume;
+pub(crate) mod group;
 pub(crate) mod produce;
 mod table;
 pub(crate) mod topic;

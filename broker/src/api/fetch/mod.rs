@@ -77,11 +77,13 @@ impl Handler for Fetch {
         let deadline = tokio::time::Instant::now() + max_wait;
         let min_bytes = request.min_bytes.max(1) as u64;
         let max_bytes = if request.max_bytes <= 0 { i32::MAX as u64 } else { request.max_bytes as u64 };
+        // isolation_level 1 (read_committed): stop at the last stable offset and name the aborted transactions.
+        let read_committed = request.isolation_level == 1;
         loop {
             for w in &mut watchers {
                 w.borrow_and_update();
             }
-            let (answers, total, any_error) = read_all(&topics, max_bytes);
+            let (answers, total, any_error) = read_all(&topics, max_bytes, read_committed);
             let expired = tokio::time::Instant::now() >= deadline;
             if total >= min_bytes || any_error || expired || watchers.is_empty() {
                 return Reply::Frame(response::encode(version, answers));
@@ -90,7 +92,7 @@ impl Handler for Fetch {
             let changed = futures::future::select_all(watchers.iter_mut().map(|w| Box::pin(w.changed())));
             if tokio::time::timeout_at(deadline, changed).await.is_err() {
                 // Timed out: answer with whatever there is now.
-                let (answers, _, _) = read_all(&topics, max_bytes);
+                let (answers, _, _) = read_all(&topics, max_bytes, read_committed);
                 return Reply::Frame(response::encode(version, answers));
             }
         }
@@ -98,7 +100,7 @@ impl Handler for Fetch {
 }
 
 /// Reads every wanted partition once: the answers, their total record bytes, and whether any failed.
-fn read_all(topics: &[WantedTopic], max_bytes: u64) -> (Vec<TopicAnswer>, u64, bool) {
+fn read_all(topics: &[WantedTopic], max_bytes: u64, read_committed: bool) -> (Vec<TopicAnswer>, u64, bool) {
     let mut remaining = max_bytes;
     let mut total = 0u64;
     let mut any_error = false;
@@ -111,7 +113,7 @@ fn read_all(topics: &[WantedTopic], max_bytes: u64) -> (Vec<TopicAnswer>, u64, b
                 .partitions
                 .iter()
                 .map(|w| {
-                    let answer = read_one(w, remaining);
+                    let answer = read_one(w, remaining, read_committed);
                     if answer.error_code != util::NONE {
                         any_error = true;
                     }
@@ -126,13 +128,14 @@ fn read_all(topics: &[WantedTopic], max_bytes: u64) -> (Vec<TopicAnswer>, u64, b
     (answers, total, any_error)
 }
 
-fn read_one(w: &Wanted, remaining: u64) -> PartitionAnswer {
+fn read_one(w: &Wanted, remaining: u64, read_committed: bool) -> PartitionAnswer {
     let mut answer = PartitionAnswer {
         partition: w.partition,
         error_code: util::NONE,
         high_watermark: -1,
         last_stable_offset: -1,
         log_start_offset: -1,
+        aborted_transactions: None,
         records: Vec::new(),
     };
     let log = match &w.log {
@@ -143,19 +146,29 @@ fn read_one(w: &Wanted, remaining: u64) -> PartitionAnswer {
         }
     };
     let high_watermark = log.log_end_offset();
+    let last_stable = log.last_stable_offset();
     answer.high_watermark = high_watermark;
-    answer.last_stable_offset = high_watermark;
+    answer.last_stable_offset = last_stable;
     answer.log_start_offset = log.log_start_offset();
+    if read_committed {
+        answer.aborted_transactions = Some(Vec::new());
+    }
     // Once the response is full, later partitions answer without records rather than overflow it.
     if remaining == 0 {
         return answer;
     }
     let limit = (w.max_bytes.max(0) as u64).min(remaining).min(u64::from(u32::MAX)) as u32;
-    match log.read(w.fetch_offset, limit, high_watermark) {
+    let upper = if read_committed { last_stable } else { high_watermark };
+    match log.read(w.fetch_offset, limit, upper) {
         Ok(read) => {
             answer.high_watermark = read.high_watermark;
-            answer.last_stable_offset = read.high_watermark;
+            answer.last_stable_offset = read.last_stable_offset;
             answer.log_start_offset = read.log_start_offset;
+            if read_committed && !read.slices.is_empty() {
+                // Consumers drop the records of these producers from each first offset up to the abort marker.
+                let aborted = log.aborted_transactions(w.fetch_offset, upper);
+                answer.aborted_transactions = Some(aborted.iter().map(|t| (t.producer_id, t.first_offset)).collect());
+            }
             answer.records = read.slices;
         }
         Err(ReadError::OffsetOutOfRange { .. }) => {

@@ -18,6 +18,9 @@ pub(crate) struct PartitionAnswer {
     pub(crate) high_watermark: i64,
     pub(crate) last_stable_offset: i64,
     pub(crate) log_start_offset: i64,
+    /// (producer id, first offset) of aborted transactions overlapping the records, for read_committed fetches;
+    /// `None` (null on the wire) for read_uncommitted ones, as Kafka answers.
+    pub(crate) aborted_transactions: Option<Vec<(i64, i64)>>,
     /// Whole record batches, in order; empty when there is nothing to send.
     pub(crate) records: Vec<FileSlice>,
 }
@@ -52,6 +55,14 @@ impl Writer {
             self.buf.put_i16(s.len() as i16);
         }
         self.buf.put_slice(s.as_bytes());
+    }
+
+    fn null_array(&mut self) {
+        if self.flexible {
+            put_uvarint(&mut self.buf, 0);
+        } else {
+            self.buf.put_i32(-1);
+        }
     }
 
     fn bytes_len(&mut self, n: usize) {
@@ -102,7 +113,17 @@ pub(crate) fn encode(version: i16, topics: Vec<TopicAnswer>) -> ResponseFrame {
             if version >= 5 {
                 w.buf.put_i64(p.log_start_offset);
             }
-            w.array_len(0); // aborted_transactions
+            match &p.aborted_transactions {
+                None => w.null_array(),
+                Some(aborted) => {
+                    w.array_len(aborted.len());
+                    for &(producer_id, first_offset) in aborted {
+                        w.buf.put_i64(producer_id);
+                        w.buf.put_i64(first_offset);
+                        w.no_tagged_fields();
+                    }
+                }
+            }
             if version >= 11 {
                 w.buf.put_i32(-1); // preferred_read_replica
             }
@@ -155,6 +176,7 @@ mod tests {
                         high_watermark: 10,
                         last_stable_offset: 10,
                         log_start_offset: 2,
+                        aborted_transactions: Some(vec![(7, 3), (9, 4)]),
                         records: vec![slice_of(b"batch-one"), slice_of(b"batch-two")],
                     },
                     PartitionAnswer {
@@ -163,6 +185,7 @@ mod tests {
                         high_watermark: 5,
                         last_stable_offset: 5,
                         log_start_offset: 0,
+                        aborted_transactions: None,
                         records: vec![],
                     },
                 ],
@@ -181,6 +204,15 @@ mod tests {
             if version >= 5 {
                 assert_eq!(t.partitions[0].log_start_offset, 2);
             }
+            let aborted: Vec<(i64, i64)> = t.partitions[0]
+                .aborted_transactions
+                .iter()
+                .flatten()
+                .map(|a| (a.producer_id.0, a.first_offset))
+                .collect();
+            assert_eq!(aborted, vec![(7, 3), (9, 4)], "v{version}");
+            assert_eq!(t.partitions[0].last_stable_offset, 10);
+            assert!(t.partitions[1].aborted_transactions.is_none(), "v{version}: null for read_uncommitted");
             assert_eq!(t.partitions[1].error_code, 1);
             assert_eq!(t.partitions[1].records.as_deref(), Some(&b""[..]));
         }

@@ -1,15 +1,42 @@
 //! The group coordinator: classic consumer groups, committed offsets in `__consumer_offsets`; the KIP-848
 //! consumer protocol's groups live in [`consumer`].
+//!
+//! # Layout
+//! - `classic`: the classic protocol's state machine on one group, pure (no I/O, no clock of its own).
+//! - `offsets`: OffsetCommit, OffsetFetch, OffsetDelete and transactional offsets.
+//! - `records`: Kafka's key and value schemas of `__consumer_offsets` records.
+//! - `store`: the `__consumer_offsets` topic: group -> partition, appends, replay at start.
+//! - `timer`: one tokio task per group with members, sleeping until its next deadline.
+//!
+//! All groups sit behind one mutex, held only for in-memory transitions and the `__consumer_offsets` append
+//! that makes them durable (a page-cache write), so the log order of a group's records is its memory order.
+//! Joins and syncs that must wait for the rest of the group wait on a oneshot channel, outside the lock.
 
+mod classic;
 pub mod consumer;
+mod offsets;
+mod records;
+mod store;
+#[cfg(test)]
+mod tests;
+mod timer;
 
+use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 
+use bytes::Bytes;
 use kafka_protocol::ResponseError;
+use parking_lot::Mutex;
 use tokio::sync::watch;
+use tokio::time::Instant;
 
+use self::classic::{ClassicGroup, Effects, GroupState, Reply, Settings};
+use self::store::OffsetsLog;
 use crate::topics::TopicRegistry;
 use crate::{BrokerConfig, BrokerError};
+
+pub(crate) use self::offsets::{CommitOffset, FetchedOffset};
 
 /// One offset committed inside a transaction, visible only once the transaction commits.
 #[derive(Debug, Clone)]
@@ -26,11 +53,136 @@ pub struct TxnOffset {
     pub metadata: Option<String>,
 }
 
+/// A JoinGroup request, in the coordinator's terms.
+#[derive(Debug, Clone)]
+pub(crate) struct JoinRequest {
+    pub(crate) group_id: String,
+    pub(crate) member_id: String,
+    pub(crate) group_instance_id: Option<String>,
+    pub(crate) client_id: String,
+    pub(crate) client_host: String,
+    pub(crate) session_timeout_ms: i32,
+    pub(crate) rebalance_timeout_ms: i32,
+    pub(crate) protocol_type: String,
+    pub(crate) protocols: Vec<(String, Bytes)>,
+    /// v4+: a member without id first gets MEMBER_ID_REQUIRED and its id (KIP-394).
+    pub(crate) require_known_member_id: bool,
+    /// v9+: the leader can be told to skip computing an assignment (KIP-814).
+    pub(crate) supports_skip_assignment: bool,
+}
+
+/// One member as the leader sees it in the JoinGroup answer.
+#[derive(Debug, Clone)]
+pub(crate) struct JoinedMember {
+    pub(crate) member_id: String,
+    pub(crate) group_instance_id: Option<String>,
+    pub(crate) metadata: Bytes,
+}
+
+/// The JoinGroup answer.
+#[derive(Debug, Clone)]
+pub(crate) struct JoinAnswer {
+    pub(crate) error: Option<ResponseError>,
+    pub(crate) generation: i32,
+    pub(crate) protocol_type: Option<String>,
+    pub(crate) protocol_name: Option<String>,
+    pub(crate) leader: String,
+    pub(crate) member_id: String,
+    pub(crate) skip_assignment: bool,
+    pub(crate) members: Vec<JoinedMember>,
+}
+
+/// A SyncGroup request.
+#[derive(Debug, Clone)]
+pub(crate) struct SyncRequest {
+    pub(crate) group_id: String,
+    pub(crate) member_id: String,
+    pub(crate) group_instance_id: Option<String>,
+    pub(crate) generation: i32,
+    pub(crate) protocol_type: Option<String>,
+    pub(crate) protocol_name: Option<String>,
+    /// The leader's assignment, member id -> bytes; empty from followers.
+    pub(crate) assignments: HashMap<String, Bytes>,
+}
+
+/// The SyncGroup answer.
+#[derive(Debug, Clone)]
+pub(crate) struct SyncAnswer {
+    pub(crate) error: Option<ResponseError>,
+    pub(crate) protocol_type: Option<String>,
+    pub(crate) protocol_name: Option<String>,
+    pub(crate) assignment: Bytes,
+}
+
+/// A group as DescribeGroups shows it.
+#[derive(Debug, Clone)]
+pub(crate) struct GroupDescription {
+    pub(crate) state: String,
+    pub(crate) protocol_type: String,
+    pub(crate) protocol: String,
+    pub(crate) members: Vec<MemberDescription>,
+}
+
+/// A member as DescribeGroups shows it.
+#[derive(Debug, Clone)]
+pub(crate) struct MemberDescription {
+    pub(crate) member_id: String,
+    pub(crate) group_instance_id: Option<String>,
+    pub(crate) client_id: String,
+    pub(crate) client_host: String,
+    pub(crate) metadata: Bytes,
+    pub(crate) assignment: Bytes,
+}
+
+/// A group as ListGroups shows it.
+#[derive(Debug, Clone)]
+pub(crate) struct ListedGroup {
+    pub(crate) group_id: String,
+    pub(crate) protocol_type: String,
+    pub(crate) state: String,
+    /// "classic" or "consumer".
+    pub(crate) group_type: &'static str,
+}
+
+/// Milliseconds since the Unix epoch, for commit and state timestamps.
+pub(crate) fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}
+
+/// What the timer tasks and the request paths share.
+#[derive(Debug)]
+pub(crate) struct Inner {
+    pub(crate) groups: Mutex<HashMap<String, ClassicGroup>>,
+    pub(crate) store: OffsetsLog,
+    pub(crate) settings: Settings,
+    pub(crate) shutdown: watch::Receiver<bool>,
+}
+
+impl Inner {
+    /// Makes a transition's effects happen: its records are appended first, then the waiting requests are
+    /// answered (a sync is only answered once the assignment is durable). Called with the groups lock held.
+    fn settle(&self, group_id: &str, fx: Effects) {
+        let mut syncs = fx.syncs;
+        if let Err(error) = self.store.append(group_id, fx.writes) {
+            for (_, answer) in &mut syncs {
+                answer.error.get_or_insert(error);
+            }
+        }
+        for (tx, answer) in fx.joins {
+            let _ = tx.send(answer);
+        }
+        for (tx, answer) in syncs {
+            let _ = tx.send(answer);
+        }
+    }
+}
+
 /// Consumer groups and their committed offsets.
 #[derive(Debug)]
 pub struct GroupCoordinator {
     /// Groups of the KIP-848 consumer protocol.
     pub consumer: consumer::ConsumerGroups,
+    inner: Arc<Inner>,
 }
 
 impl GroupCoordinator {
@@ -41,8 +193,231 @@ impl GroupCoordinator {
         config: &BrokerConfig,
         shutdown: watch::Receiver<bool>,
     ) -> Result<Self, BrokerError> {
-        let _ = (topics, config, shutdown);
-        Ok(Self { consumer: consumer::ConsumerGroups::default() })
+        let store = OffsetsLog::open(topics, config.offsets_topic_num_partitions).await?;
+        let loaded = store.replay();
+        let mut groups = HashMap::new();
+        for (id, value) in &loaded.groups {
+            groups.insert(id.clone(), ClassicGroup::restored(id, value));
+        }
+        let mut offsets = 0usize;
+        for (id, committed) in loaded.offsets {
+            if committed.is_empty() {
+                continue;
+            }
+            offsets += committed.len();
+            groups.entry(id.clone()).or_insert_with(|| ClassicGroup::new(&id)).offsets = committed;
+        }
+        tracing::info!(groups = groups.len(), offsets, "loaded consumer groups from {}", store::OFFSETS_TOPIC);
+        let clamp = |ms: u64| i32::try_from(ms).unwrap_or(i32::MAX);
+        let settings = Settings {
+            min_session_ms: clamp(config.group_min_session_timeout_ms),
+            max_session_ms: clamp(config.group_max_session_timeout_ms),
+            initial_delay: Duration::from_millis(config.group_initial_rebalance_delay_ms),
+        };
+        let inner = Inner { groups: Mutex::new(groups), store, settings, shutdown };
+        let consumer = consumer::ConsumerGroups::new(consumer::Config {
+            session_timeout: std::time::Duration::from_millis(config.group_consumer_session_timeout_ms),
+            heartbeat_interval: std::time::Duration::from_millis(config.group_consumer_heartbeat_interval_ms),
+        });
+        Ok(Self { consumer, inner: Arc::new(inner) })
+    }
+
+    /// The `__consumer_offsets` partition holding `group_id`.
+    pub fn offsets_partition(&self, group_id: &str) -> i32 {
+        self.inner.store.partition_of(group_id)
+    }
+
+    fn is_consumer_group(&self, group_id: &str) -> bool {
+        self.consumer.contains(group_id)
+    }
+
+    /// JoinGroup: answers when the rebalance completes (or at once for errors and static rejoins).
+    pub(crate) async fn join(&self, req: JoinRequest) -> JoinAnswer {
+        let reject = |error: ResponseError, member_id: &str| JoinAnswer {
+            error: Some(error),
+            generation: -1,
+            protocol_type: None,
+            protocol_name: None,
+            leader: String::new(),
+            member_id: member_id.to_string(),
+            skip_assignment: false,
+            members: Vec::new(),
+        };
+        if req.group_id.is_empty() {
+            return reject(ResponseError::InvalidGroupId, &req.member_id);
+        }
+        if self.is_consumer_group(&req.group_id) {
+            return reject(ResponseError::InconsistentGroupProtocol, &req.member_id);
+        }
+        let member_id = req.member_id.clone();
+        let reply = {
+            let mut groups = self.inner.groups.lock();
+            if !groups.contains_key(&req.group_id) && !req.member_id.is_empty() {
+                return reject(ResponseError::UnknownMemberId, &req.member_id);
+            }
+            let group_id = req.group_id.clone();
+            let group = groups.entry(group_id.clone()).or_insert_with(|| ClassicGroup::new(&group_id));
+            let mut fx = Effects::default();
+            let reply = group.join(req, Instant::now(), &self.inner.settings, &mut fx);
+            timer::ensure(&self.inner, group);
+            self.inner.settle(&group_id, fx);
+            reply
+        };
+        match reply {
+            Reply::Now(answer) => answer,
+            Reply::Wait(rx) => rx.await.unwrap_or_else(|_| reject(ResponseError::UnknownMemberId, &member_id)),
+        }
+    }
+
+    /// SyncGroup: followers wait for the leader's assignment.
+    pub(crate) async fn sync(&self, req: SyncRequest) -> SyncAnswer {
+        let reject = |error| SyncAnswer { error: Some(error), protocol_type: None, protocol_name: None, assignment: Bytes::new() };
+        if req.group_id.is_empty() {
+            return reject(ResponseError::InvalidGroupId);
+        }
+        let reply = {
+            let mut groups = self.inner.groups.lock();
+            let Some(group) = groups.get_mut(&req.group_id) else {
+                return reject(ResponseError::UnknownMemberId);
+            };
+            let group_id = req.group_id.clone();
+            let mut fx = Effects::default();
+            let reply = group.sync(req, Instant::now(), &mut fx);
+            timer::ensure(&self.inner, group);
+            self.inner.settle(&group_id, fx);
+            reply
+        };
+        match reply {
+            Reply::Now(answer) => answer,
+            Reply::Wait(rx) => rx.await.unwrap_or_else(|_| reject(ResponseError::UnknownMemberId)),
+        }
+    }
+
+    /// Heartbeat.
+    pub(crate) fn heartbeat(
+        &self,
+        group_id: &str,
+        member_id: &str,
+        instance_id: Option<&str>,
+        generation: i32,
+    ) -> Result<(), ResponseError> {
+        if group_id.is_empty() {
+            return Err(ResponseError::InvalidGroupId);
+        }
+        let mut groups = self.inner.groups.lock();
+        let group = groups.get_mut(group_id).ok_or(ResponseError::UnknownMemberId)?;
+        group.heartbeat(member_id, instance_id, generation, Instant::now())
+    }
+
+    /// LeaveGroup: one result per (member id, instance id) asked, in order.
+    pub(crate) fn leave(
+        &self,
+        group_id: &str,
+        leaving: &[(String, Option<String>)],
+    ) -> Result<Vec<Result<String, ResponseError>>, ResponseError> {
+        if group_id.is_empty() {
+            return Err(ResponseError::InvalidGroupId);
+        }
+        let mut groups = self.inner.groups.lock();
+        let Some(group) = groups.get_mut(group_id) else {
+            return Err(ResponseError::UnknownMemberId);
+        };
+        let now = Instant::now();
+        let mut fx = Effects::default();
+        let results = leaving
+            .iter()
+            .map(|(member, instance)| group.leave(member, instance.as_deref(), now, &self.inner.settings, &mut fx))
+            .collect();
+        timer::ensure(&self.inner, group);
+        self.inner.settle(group_id, fx);
+        Ok(results)
+    }
+
+    /// DescribeGroups for one group; `None` when no such group exists.
+    pub(crate) fn describe(&self, group_id: &str) -> Option<GroupDescription> {
+        if let Some((_, state)) = self.consumer.list().into_iter().find(|(id, _)| id == group_id) {
+            return Some(GroupDescription {
+                state,
+                protocol_type: "consumer".into(),
+                protocol: String::new(),
+                members: Vec::new(),
+            });
+        }
+        let groups = self.inner.groups.lock();
+        let group = groups.get(group_id)?;
+        // As Kafka: protocol, metadata and assignments only mean something once the group is Stable.
+        let stable = group.state == GroupState::Stable;
+        let protocol = group.protocol.clone().unwrap_or_default();
+        Some(GroupDescription {
+            state: group.state.name().to_string(),
+            protocol_type: group.protocol_type.clone().unwrap_or_default(),
+            protocol: if stable { protocol.clone() } else { String::new() },
+            members: group
+                .members
+                .values()
+                .map(|m| MemberDescription {
+                    member_id: m.id.clone(),
+                    group_instance_id: m.instance_id.clone(),
+                    client_id: m.client_id.clone(),
+                    client_host: m.client_host.clone(),
+                    metadata: if stable { m.metadata_for(&protocol) } else { Bytes::new() },
+                    assignment: if stable { m.assignment.clone() } else { Bytes::new() },
+                })
+                .collect(),
+        })
+    }
+
+    /// ListGroups: classic groups and the consumer protocol's, sorted by id.
+    pub(crate) fn list(&self) -> Vec<ListedGroup> {
+        let consumer = self.consumer.list();
+        let mut out: Vec<ListedGroup> = {
+            let groups = self.inner.groups.lock();
+            groups
+                .values()
+                .filter(|g| !consumer.iter().any(|(id, _)| *id == g.id))
+                .map(|g| ListedGroup {
+                    group_id: g.id.clone(),
+                    protocol_type: g.protocol_type.clone().unwrap_or_default(),
+                    state: g.state.name().to_string(),
+                    group_type: "classic",
+                })
+                .collect()
+        };
+        out.extend(consumer.into_iter().map(|(group_id, state)| ListedGroup {
+            group_id,
+            protocol_type: "consumer".into(),
+            state,
+            group_type: "consumer",
+        }));
+        out.sort_by(|a, b| a.group_id.cmp(&b.group_id));
+        out
+    }
+
+    /// DeleteGroups for one group: only an empty group goes, with tombstones for its offsets and metadata.
+    pub(crate) fn delete_group(&self, group_id: &str) -> Result<(), ResponseError> {
+        if group_id.is_empty() {
+            return Err(ResponseError::InvalidGroupId);
+        }
+        if let Some((_, state)) = self.consumer.list().into_iter().find(|(id, _)| id == group_id) {
+            if state != "Empty" {
+                return Err(ResponseError::NonEmptyGroup);
+            }
+        }
+        let mut groups = self.inner.groups.lock();
+        let group = groups.get(group_id).ok_or(ResponseError::GroupIdNotFound)?;
+        if group.state != GroupState::Empty || !group.members.is_empty() {
+            return Err(ResponseError::NonEmptyGroup);
+        }
+        let mut writes: Vec<store::Write> = group
+            .offsets
+            .keys()
+            .map(|(topic, partition)| (records::offset_key(group_id, topic, *partition), None))
+            .collect();
+        writes.push((records::group_key(group_id), None));
+        self.inner.store.append(group_id, writes)?;
+        groups.remove(group_id);
+        tracing::info!(group = group_id, "deleted group");
+        Ok(())
     }
 
     /// TxnOffsetCommit: records offsets of a transaction; they stay invisible to OffsetFetch until
@@ -54,13 +429,11 @@ impl GroupCoordinator {
         producer_epoch: i16,
         offsets: Vec<TxnOffset>,
     ) -> Result<(), ResponseError> {
-        let _ = (group_id, producer_id, producer_epoch, offsets);
-        Err(ResponseError::UnsupportedVersion)
+        self.stage_txn(group_id, producer_id, producer_epoch, offsets)
     }
 
     /// EndTxn: makes a transaction's staged offsets visible (commit) or drops them (abort).
     pub async fn complete_transaction(&self, group_id: &str, producer_id: i64, commit: bool) -> Result<(), ResponseError> {
-        let _ = (group_id, producer_id, commit);
-        Ok(())
+        self.finish_txn(group_id, producer_id, commit)
     }
 }

@@ -1,0 +1,91 @@
+//! TxnOffsetCommit (key 28): offsets committed inside a transaction, visible once the transaction commits.
+
+use std::sync::Arc;
+
+use kafka_protocol::messages::txn_offset_commit_response::{
+    TxnOffsetCommitResponsePartition, TxnOffsetCommitResponseTopic,
+};
+use kafka_protocol::messages::{
+    ApiKey, RequestHeader, ResponseKind, TxnOffsetCommitRequest, TxnOffsetCommitResponse,
+};
+use kafka_protocol::ResponseError;
+
+use super::{partition_exists, MAX_METADATA_BYTES};
+use crate::api::{Handler, Reply};
+use crate::coordinator::group::TxnOffset;
+use crate::server::Shared;
+
+pub(crate) struct TxnOffsetCommit;
+
+impl Handler for TxnOffsetCommit {
+    type Request = TxnOffsetCommitRequest;
+    const KEY: ApiKey = ApiKey::TxnOffsetCommit;
+    const VERSIONS: (i16, i16) = (0, 5);
+
+    async fn handle(shared: &Arc<Shared>, _header: &RequestHeader, request: TxnOffsetCommitRequest) -> Reply {
+        let group = request.group_id.0.to_string();
+        let mut verdicts: Vec<Vec<Option<ResponseError>>> = Vec::with_capacity(request.topics.len());
+        let mut staged = Vec::new();
+        for topic in &request.topics {
+            let name = topic.name.0.to_string();
+            let verdict = topic
+                .partitions
+                .iter()
+                .map(|p| {
+                    if !partition_exists(shared, &name, p.partition_index) {
+                        return Some(ResponseError::UnknownTopicOrPartition);
+                    }
+                    if p.committed_metadata.as_ref().is_some_and(|m| m.len() > MAX_METADATA_BYTES) {
+                        return Some(ResponseError::OffsetMetadataTooLarge);
+                    }
+                    staged.push(TxnOffset {
+                        topic: name.clone(),
+                        partition: p.partition_index,
+                        offset: p.committed_offset,
+                        leader_epoch: p.committed_leader_epoch,
+                        metadata: p.committed_metadata.as_ref().map(|m| m.to_string()),
+                    });
+                    None
+                })
+                .collect();
+            verdicts.push(verdict);
+        }
+        let member_check = shared.groups.check_txn_member(
+            &group,
+            request.member_id.as_str(),
+            request.group_instance_id.as_ref().map(|s| s.as_str()),
+            request.generation_id,
+        );
+        let group_error = match member_check {
+            Err(error) => Some(error),
+            Ok(()) => shared
+                .groups
+                .stage_txn_offsets(&group, request.producer_id.0, request.producer_epoch, staged)
+                .await
+                .err(),
+        };
+        if let Some(error) = group_error {
+            tracing::info!(group, producer_id = request.producer_id.0, ?error, "TxnOffsetCommit refused");
+        }
+        let topics = request
+            .topics
+            .into_iter()
+            .zip(verdicts)
+            .map(|(topic, verdict)| {
+                TxnOffsetCommitResponseTopic::default().with_name(topic.name).with_partitions(
+                    topic
+                        .partitions
+                        .iter()
+                        .zip(verdict)
+                        .map(|(p, own)| {
+                            TxnOffsetCommitResponsePartition::default()
+                                .with_partition_index(p.partition_index)
+                                .with_error_code(own.or(group_error).map_or(0, |e| e.code()))
+                        })
+                        .collect(),
+                )
+            })
+            .collect();
+        Reply::Message(ResponseKind::TxnOffsetCommit(TxnOffsetCommitResponse::default().with_topics(topics)))
+    }
+}
