@@ -115,3 +115,33 @@ def test_reset_offsets_plans_then_executes(group_broker):
     listed = sluice(group_broker, "list").stdout
     assert group not in listed.split(), listed
     assert committed_offsets(group_broker.bootstrap, group, topic, PARTITIONS) == {p: -1001 for p in range(PARTITIONS)}
+
+
+
+def test_describe_and_reset_of_a_kip848_group(group_broker):
+    """A `consumer`-protocol (KIP-848) group: describe shows its offsets and lag (DescribeGroups,
+    being the classic API, need not list KIP-848 members: Kafka answers it as if the group did not
+    exist), and a reset is refused while members are active (by the tool, or by the broker
+    rejecting a commit from outside the group)."""
+    topic, group = unique_topic("cli-848"), unique_topic("cli-848g")
+    create_topic(group_broker.bootstrap, topic, PARTITIONS)
+    n = 60
+    produce_values(group_broker.bootstrap, topic, [b"v%d" % i for i in range(n)], partitions=PARTITIONS)
+    members = [GroupMember(group_broker.bootstrap, group, topic, f"k{i}", {"group.protocol": "consumer"})
+               for i in range(2)]
+    try:
+        wait_for_assignment(members, PARTITIONS, 30)
+        wait_until(lambda: sum(len(m.values()) for m in members) >= n, 60, f"{n} records consumed")
+        wait_until(lambda: describe(group_broker, group)["total_lag"] == 0, 30, "the group's lag to reach 0")
+        d = describe(group_broker, group)
+        rows = {r["partition"]: r for r in d["partitions"] if r["topic"] == topic}
+        assert {p: (r["committed_offset"], r["log_end_offset"]) for p, r in rows.items()} == {
+            p: (n // PARTITIONS, n // PARTITIONS) for p in range(PARTITIONS)}, d
+        res = sluice(group_broker, "reset-offsets", group, "--topic", topic, "--to-earliest", "--execute",
+                     check=False)
+        assert res.returncode != 0, f"reset of an active KIP-848 group went through:\n{res.stdout}"
+        assert committed_offsets(group_broker.bootstrap, group, topic, PARTITIONS) == {
+            p: n // PARTITIONS for p in range(PARTITIONS)}
+    finally:
+        for m in members:
+            m.close()

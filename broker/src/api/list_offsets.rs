@@ -26,6 +26,8 @@ impl Handler for ListOffsets {
 
     async fn handle(shared: &Arc<Shared>, header: &RequestHeader, request: ListOffsetsRequest) -> Reply {
         let version = header.request_api_version;
+        // read_committed consumers must not be told of offsets past the last stable offset.
+        let read_committed = request.isolation_level == 1;
         let mut jobs = Vec::new();
         let mut response = ListOffsetsResponse::default();
         for topic in request.topics {
@@ -52,7 +54,7 @@ impl Handler for ListOffsets {
                     }
                     match log {
                         None => r.error_code = util::code(ResponseError::UnknownTopicOrPartition),
-                        Some(log) => match lookup(&log, timestamp) {
+                        Some(log) => match lookup(&log, timestamp, read_committed) {
                             Ok((offset, ts)) => {
                                 r.offset = offset;
                                 r.timestamp = ts;
@@ -74,12 +76,13 @@ impl Handler for ListOffsets {
 }
 
 /// Offset and timestamp answered for one partition; no match by timestamp answers offset -1.
-fn lookup(log: &PartitionLog, timestamp: i64) -> Result<(i64, i64), ResponseError> {
+fn lookup(log: &PartitionLog, timestamp: i64, read_committed: bool) -> Result<(i64, i64), ResponseError> {
     let storage = |e: crate::log::LogError| {
         tracing::warn!(error = %e, "ListOffsets look-up failed");
         ResponseError::KafkaStorageError
     };
     match timestamp {
+        LATEST | LATEST_TIERED if read_committed => Ok((log.last_stable_offset(), -1)),
         LATEST | LATEST_TIERED => Ok((log.log_end_offset(), -1)),
         EARLIEST | EARLIEST_LOCAL => Ok((log.log_start_offset(), -1)),
         MAX_TIMESTAMP => Ok(log.max_timestamp().map_err(storage)?.unwrap_or((-1, -1))),

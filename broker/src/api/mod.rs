@@ -253,6 +253,14 @@ mod tests {
         check::<CreatePartitionsRequest>(ApiKey::CreatePartitions);
         check::<IncrementalAlterConfigsRequest>(ApiKey::IncrementalAlterConfigs);
         check::<DescribeClusterRequest>(ApiKey::DescribeCluster);
+        check::<InitProducerIdRequest>(ApiKey::InitProducerId);
+        check::<AddPartitionsToTxnRequest>(ApiKey::AddPartitionsToTxn);
+        check::<AddOffsetsToTxnRequest>(ApiKey::AddOffsetsToTxn);
+        check::<EndTxnRequest>(ApiKey::EndTxn);
+        check::<WriteTxnMarkersRequest>(ApiKey::WriteTxnMarkers);
+        check::<DescribeProducersRequest>(ApiKey::DescribeProducers);
+        check::<DescribeTransactionsRequest>(ApiKey::DescribeTransactions);
+        check::<ListTransactionsRequest>(ApiKey::ListTransactions);
         assert_eq!(CORE.len(), 13);
     }
 

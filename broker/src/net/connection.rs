@@ -13,6 +13,16 @@ use super::frame::{read_frame, FrameError};
 use crate::api::{self, Outcome};
 use crate::server::Shared;
 
+tokio::task_local! {
+    /// The peer of the connection whose request is being answered, for the few answers that report it.
+    static PEER: SocketAddr;
+}
+
+/// The requesting client's host as Kafka reports it (`/127.0.0.1`), or empty outside a connection.
+pub(crate) fn client_host() -> String {
+    PEER.try_with(|peer| format!("/{}", peer.ip())).unwrap_or_default()
+}
+
 pub(crate) async fn run(stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>) {
     let _ = stream.set_nodelay(true);
     let mut reader = BufReader::with_capacity(64 * 1024, stream);
@@ -36,7 +46,7 @@ pub(crate) async fn run(stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>
                 break;
             }
         };
-        match api::handle_frame(&shared, frame).await {
+        match PEER.scope(peer, api::handle_frame(&shared, frame)).await {
             Outcome::Respond(response) => {
                 if let Err(e) = response.write_to(reader.get_mut()).await {
                     tracing::debug!(%peer, error = %e, "connection write failed");

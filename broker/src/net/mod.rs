@@ -8,5 +8,6 @@ mod frame;
 mod listener;
 mod response;
 
+pub(crate) use connection::client_host;
 pub(crate) use listener::serve;
 pub use response::{Chunk, ResponseFrame};

@@ -315,6 +315,9 @@ fn describe(args: &ClientArgs, group: &str, format: Format) -> anyhow::Result<()
         });
     }
     partitions.sort_by(|a, b| (&a.topic, a.partition).cmp(&(&b.topic, b.partition)));
+    if summary.state == "Dead" && summary.members.is_empty() && partitions.is_empty() {
+        anyhow::bail!("consumer group {group:?} does not exist; list groups with `sluice group list`");
+    }
     let description = GroupDescription {
         group: group.to_string(),
         total_lag: total_lag(&partitions),
@@ -342,6 +345,12 @@ fn render_description(d: &GroupDescription) -> String {
         },
         d.members.len()
     );
+    if d.members.is_empty() && !matches!(d.state.as_str(), "Empty" | "Dead") {
+        // Groups of KIP-848's consumer protocol are described by ConsumerGroupDescribe, which librdkafka's
+        // group listing does not use; their members do not show up in the classic DescribeGroups.
+        out.push_str("(members not listed: the group does not report them through DescribeGroups, as with \
+                      groups using the KIP-848 consumer protocol)\n\n");
+    }
     if !d.members.is_empty() {
         let mut table = Table::new(&["MEMBER-ID", "CLIENT-ID", "HOST", "ASSIGNMENT"]);
         for m in &d.members {

@@ -25,8 +25,7 @@ impl Handler for JoinGroup {
             member_id: request.member_id.to_string(),
             group_instance_id: request.group_instance_id.map(|s| s.to_string()),
             client_id: header.client_id.as_ref().map(|s| s.to_string()).unwrap_or_default(),
-            // The connection's peer address does not reach the API layer.
-            client_host: String::new(),
+            client_host: crate::net::client_host(),
             session_timeout_ms: request.session_timeout_ms,
             rebalance_timeout_ms: request.rebalance_timeout_ms,
             protocol_type: request.protocol_type.to_string(),

@@ -41,8 +41,7 @@ impl Handler for ConsumerGroupHeartbeat {
                 owned
             }),
             client_id: header.client_id.as_ref().map(|c| c.to_string()).unwrap_or_default(),
-            // Handlers do not see the peer address; Kafka shows "/<ip>" here.
-            client_host: String::new(),
+            client_host: crate::net::client_host(),
         };
         let lookup = |name: &str| topic_meta(shared, name);
         let mut response = ConsumerGroupHeartbeatResponse::default();
