@@ -110,7 +110,7 @@ def print_table(limits, runs, targets, with_other):
         ("e2e-10000", "e2e 10k rec/s"),
         ("e2e-50000", "e2e 50k rec/s"),
     ]
-    header = f"{'WORKLOAD':<24}{'RECORDS/S':>12}{'MB/S':>9}{'P50 MS':>9}{'P99 MS':>9}{'P99.9 MS':>10}{'MAX MS':>9}"
+    header = f"{'WORKLOAD':<24}{'RECORDS/S':>11}{'MB/S':>9}{'P50 MS':>11}{'P99 MS':>11}{'P99.9 MS':>11}{'MAX MS':>11}"
     if with_other:
         header += f"{'OTHER MB/S':>12}{'OTHER P99':>11}{'SLUICE/OTHER':>14}"
     print(header)
@@ -119,9 +119,9 @@ def print_table(limits, runs, targets, with_other):
         if not r:
             continue
         lat = r.get("latency") or {}
-        line = (f"{label:<24}{fmt(r['records_per_sec']):>12}{fmt(r['mb_per_sec'], 1):>9}"
-                f"{fmt(lat.get('p50_ms'), 3):>9}{fmt(lat.get('p99_ms'), 3):>9}{fmt(lat.get('p999_ms'), 3):>10}"
-                f"{fmt(lat.get('max_ms'), 3):>9}")
+        line = (f"{label:<24}{fmt(r['records_per_sec']):>11}{fmt(r['mb_per_sec'], 1):>9}"
+                f"{fmt(lat.get('p50_ms'), 3):>11}{fmt(lat.get('p99_ms'), 3):>11}{fmt(lat.get('p999_ms'), 3):>11}"
+                f"{fmt(lat.get('max_ms'), 3):>11}")
         if key == "consume-cold" and not r.get("page_cache_dropped", False):
             line += "  (page cache could not be dropped: warm)"
         if with_other:

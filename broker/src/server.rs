@@ -22,7 +22,7 @@ pub(crate) struct Shared {
     pub(crate) advertised_host: String,
     pub(crate) advertised_port: i32,
     pub(crate) topics: Arc<TopicRegistry>,
-    pub(crate) groups: GroupCoordinator,
+    pub(crate) groups: Arc<GroupCoordinator>,
     pub(crate) txns: TxnCoordinator,
 }
 
@@ -77,8 +77,8 @@ impl Broker {
         };
         let topics = Arc::new(topics);
         let (shutdown, shutdown_rx) = watch::channel(false);
-        let groups = GroupCoordinator::open(&topics, &config, shutdown_rx.clone()).await?;
-        let txns = TxnCoordinator::open(&topics, &config, shutdown_rx.clone()).await?;
+        let groups = Arc::new(GroupCoordinator::open(&topics, &config, shutdown_rx.clone()).await?);
+        let txns = TxnCoordinator::open(&topics, &config, groups.clone(), shutdown_rx.clone()).await?;
         let shared = Arc::new(Shared { config, cluster_id, advertised_host, advertised_port, topics, groups, txns });
         let mut tasks = vec![tokio::spawn(crate::net::serve(listener, shared.clone(), shutdown_rx.clone()))];
         tasks.extend(crate::maintenance::spawn_all(shared.clone(), shutdown_rx));

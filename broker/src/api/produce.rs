@@ -20,6 +20,36 @@ struct Work {
     target: Result<(Arc<PartitionLog>, bytes::Bytes), ResponseError>,
 }
 
+/// Appends each partition's batches and builds its answer.
+fn append_all(work: Vec<Work>) -> Vec<(usize, PartitionProduceResponse)> {
+    let now = now_ms();
+    work.into_iter()
+        .map(|w| {
+            let mut p = PartitionProduceResponse::default();
+            p.index = w.partition;
+            p.base_offset = -1;
+            p.log_append_time_ms = -1;
+            p.log_start_offset = -1;
+            match w.target {
+                Err(error) => p.error_code = util::code(error),
+                Ok((log, records)) => match log.append(&records, now) {
+                    Ok(info) => {
+                        p.base_offset = info.base_offset;
+                        p.log_append_time_ms = info.log_append_time;
+                        p.log_start_offset = info.log_start_offset;
+                    }
+                    Err(e) => {
+                        tracing::warn!(partition = w.partition, error = %e, "produce refused");
+                        p.error_code = e.kafka_code();
+                        p.error_message = Some(util::str_bytes(e.to_string()));
+                    }
+                },
+            }
+            (w.topic, p)
+        })
+        .collect()
+}
+
 impl Handler for Produce {
     type Request = ProduceRequest;
     const KEY: ApiKey = ApiKey::Produce;
@@ -57,42 +87,20 @@ impl Handler for Produce {
             }
         }
 
-        // Appends are file writes (and an fsync under flush.messages=1): keep them off the async workers.
-        let results = tokio::task::spawn_blocking(move || {
-            let now = now_ms();
-            work.into_iter()
-                .map(|w| {
-                    let mut p = PartitionProduceResponse::default();
-                    p.index = w.partition;
-                    p.base_offset = -1;
-                    p.log_append_time_ms = -1;
-                    p.log_start_offset = -1;
-                    match w.target {
-                        Err(error) => p.error_code = util::code(error),
-                        Ok((log, records)) => match log.append(&records, now) {
-                            Ok(info) => {
-                                p.base_offset = info.base_offset;
-                                p.log_append_time_ms = info.log_append_time;
-                                p.log_start_offset = info.log_start_offset;
-                            }
-                            Err(e) => {
-                                tracing::warn!(partition = w.partition, error = %e, "produce refused");
-                                p.error_code = e.kafka_code();
-                                p.error_message = Some(util::str_bytes(e.to_string()));
-                            }
-                        },
-                    }
-                    (w.topic, p)
-                })
-                .collect::<Vec<_>>()
-        })
-        .await;
-        let results = match results {
-            Ok(results) => results,
-            Err(e) => {
-                tracing::error!(error = %e, "produce task failed (a bug)");
-                return Reply::Nothing;
+        // An append is a page-cache write of microseconds: handing it to the blocking pool costs more
+        // (thread wake-ups dominated produce latency in `sluice bench e2e`). Only appends that may fsync
+        // (a flush.messages policy) leave the async worker.
+        let may_sync = work.iter().any(|w| matches!(&w.target, Ok((log, _)) if log.may_sync_on_append()));
+        let results = if may_sync {
+            match tokio::task::spawn_blocking(move || append_all(work)).await {
+                Ok(results) => results,
+                Err(e) => {
+                    tracing::error!(error = %e, "produce task failed (a bug)");
+                    return Reply::Nothing;
+                }
             }
+        } else {
+            append_all(work)
         };
         if acks == 0 {
             return Reply::Nothing;

@@ -215,6 +215,12 @@ impl PartitionLog {
     }
 
     /// The topic settings in use.
+    /// Whether an append may fsync before returning (a `flush.messages` policy is set). Callers keep such
+    /// appends off async workers; an ordinary append is a page-cache write of microseconds.
+    pub fn may_sync_on_append(&self) -> bool {
+        self.state.lock().config.flush_messages != i64::MAX
+    }
+
     pub fn config(&self) -> TopicConfig {
         self.state.lock().config.clone()
     }

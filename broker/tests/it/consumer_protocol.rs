@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use kafka_protocol::messages::consumer_group_heartbeat_request::TopicPartitions;
 use kafka_protocol::messages::{
-    ConsumerGroupDescribeRequest, ConsumerGroupHeartbeatRequest, ConsumerGroupHeartbeatResponse,
-    GroupId, MetadataRequest,
+    ConsumerGroupDescribeRequest, ConsumerGroupDescribeResponse, ConsumerGroupHeartbeatRequest,
+    ConsumerGroupHeartbeatResponse, GroupId, MetadataRequest, OffsetFetchRequest,
 };
 use kafka_protocol::protocol::StrBytes;
 use kafka_protocol::ResponseError;
@@ -49,6 +49,15 @@ struct Running {
 
 impl Running {
     fn start(bootstrap: &str, seen: Arc<Mutex<BTreeSet<(i32, i64)>>>) -> Self {
+        Self::start_counting(bootstrap, seen, Arc::new(Mutex::new(Vec::new())))
+    }
+
+    /// [`Running::start`] that also keeps every delivery in `all`, so duplicates show.
+    fn start_counting(
+        bootstrap: &str,
+        seen: Arc<Mutex<BTreeSet<(i32, i64)>>>,
+        all: Arc<Mutex<Vec<(i32, i64)>>>,
+    ) -> Self {
         let consumer = Arc::new(group_consumer(bootstrap));
         consumer.subscribe(&[TOPIC]).expect("subscribe");
         let polled = consumer.clone();
@@ -59,6 +68,9 @@ impl Running {
                         seen.lock()
                             .expect("seen lock")
                             .insert((m.partition(), m.offset()));
+                        all.lock()
+                            .expect("all lock")
+                            .push((m.partition(), m.offset()));
                     }
                     Err(e) => tracing::warn!("consumer error: {e}"),
                 }
@@ -381,5 +393,105 @@ async fn heartbeats_on_the_wire_revoke_before_they_assign() {
         .await
         .expect("b heartbeats");
     assert_eq!(count(&b3), 4, "b takes over what a left");
+    broker.stop().await;
+}
+
+async fn describe_group(addr: std::net::SocketAddr) -> Result<ConsumerGroupDescribeResponse, String> {
+    let mut client = RawClient::connect(addr).await.map_err(|e| e.to_string())?;
+    client
+        .send(
+            1,
+            &ConsumerGroupDescribeRequest::default()
+                .with_group_ids(vec![GroupId(StrBytes::from_static_str(GROUP))]),
+        )
+        .await
+        .map_err(|e| e.to_string())
+}
+
+/// (group epoch, member id -> member epoch) of a described group.
+fn epochs(described: &ConsumerGroupDescribeResponse) -> (i32, BTreeMap<String, i32>) {
+    let group = &described.groups[0];
+    let members = group
+        .members
+        .iter()
+        .map(|m| (m.member_id.to_string(), m.member_epoch))
+        .collect();
+    (group.group_epoch, members)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn members_keep_their_ids_epochs_and_partitions_across_a_broker_restart() {
+    let mut broker = TestBroker::start(|c| c.auto_create_topics = false).await;
+    // The consumers must find the restarted broker where they left it.
+    broker.config.listen = broker.addr.to_string();
+    create_topic(broker.addr, TOPIC, 6, &[]).await;
+    let bootstrap = broker.bootstrap();
+    let first = produce_round(&bootstrap, 1, 10).await;
+
+    let seen = Arc::new(Mutex::new(BTreeSet::new()));
+    let all = Arc::new(Mutex::new(Vec::new()));
+    let a = Running::start_counting(&bootstrap, seen.clone(), all.clone());
+    let b = Running::start_counting(&bootstrap, seen.clone(), all.clone());
+    wait_for_split(&[&a, &b], 3, "two consumers own three partitions each").await;
+    wait_for_records(&seen, &first, "the consumers have read the first round").await;
+    let addr = broker.addr;
+    wait_until(REBALANCE_TIMEOUT, "the first round is committed", || async move {
+        let mut client = RawClient::connect(addr).await.map_err(|e| e.to_string())?;
+        let fetched = client
+            .send(
+                7,
+                &OffsetFetchRequest::default()
+                    .with_group_id(GroupId(StrBytes::from_static_str(GROUP)))
+                    .with_topics(None),
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+        let offsets: Vec<i64> = fetched
+            .topics
+            .iter()
+            .flat_map(|t| t.partitions.iter().map(|p| p.committed_offset))
+            .collect();
+        if offsets.len() == 6 && offsets.iter().all(|o| *o == 10) {
+            Ok(())
+        } else {
+            Err(format!("committed {offsets:?}"))
+        }
+    })
+    .await;
+    let stable = |d: &ConsumerGroupDescribeResponse| {
+        let (epoch, members) = epochs(d);
+        d.groups[0].group_state.as_str() == "Stable" && members.len() == 2 && members.values().all(|e| *e == epoch)
+    };
+    let before = wait_until(REBALANCE_TIMEOUT, "the group is stable", || async move {
+        let d = describe_group(addr).await?;
+        if stable(&d) {
+            Ok(epochs(&d))
+        } else {
+            Err(format!("{:?}", epochs(&d)))
+        }
+    })
+    .await;
+    let owned_before = (a.partitions(), b.partitions());
+
+    let broker = broker.restart().await;
+    assert_eq!(broker.addr, addr, "the broker listens where it did");
+    let described = describe_group(addr).await.expect("ConsumerGroupDescribe answered");
+    assert_eq!(epochs(&described), before, "the group's members and epochs are back from the log");
+
+    let second = produce_round(&bootstrap, 2, 10).await;
+    wait_for_records(&seen, &second, "both consumers read the second round after the restart").await;
+    let after = describe_group(addr).await.expect("ConsumerGroupDescribe answered");
+    assert_eq!(epochs(&after), before, "the members carried on: no rejoin, no new epoch");
+    assert_eq!((a.partitions(), b.partitions()), owned_before, "each member kept its partitions");
+    let all = all.lock().expect("all lock").clone();
+    let unique: BTreeSet<(i32, i64)> = all.iter().copied().collect();
+    assert_eq!(all.len(), unique.len(), "no record was delivered twice");
+    let expected: BTreeSet<(i32, i64)> = first.union(&second).copied().collect();
+    assert_eq!(unique, expected, "every record was delivered, nothing else");
+
+    a.close().await;
+    b.close().await;
+    let closed = describe_group(addr).await.expect("ConsumerGroupDescribe answered");
+    assert!(closed.groups[0].members.is_empty(), "closed consumers left the group");
     broker.stop().await;
 }

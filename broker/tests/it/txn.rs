@@ -4,12 +4,18 @@
 
 use std::time::Duration;
 
+use kafka_protocol::messages::offset_fetch_request::OffsetFetchRequestTopic;
+use kafka_protocol::messages::txn_offset_commit_request::{
+    TxnOffsetCommitRequestPartition, TxnOffsetCommitRequestTopic,
+};
 use kafka_protocol::messages::{
+    AddOffsetsToTxnRequest, GroupId, OffsetFetchRequest, TxnOffsetCommitRequest,
     DescribeTransactionsRequest, FetchRequest, FetchResponse, InitProducerIdRequest,
     ProduceResponse, TransactionalId,
 };
 use kafka_protocol::protocol::StrBytes;
 use kafka_protocol::records::Record;
+use kafka_protocol::ResponseError;
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::error::KafkaError;
 use rdkafka::message::Message;
@@ -475,5 +481,89 @@ async fn offsets_sent_to_a_transaction_commit_with_it() {
         Some(Offset::Offset(3)),
         "the transaction's offsets are committed"
     );
+    broker.stop().await;
+}
+
+/// Offsets staged by a transaction that times out are dropped by the coordinator's timeout task itself: a
+/// `require_stable` OffsetFetch stops answering UNSTABLE_OFFSET_COMMIT with no transaction request in between
+/// (before, they waited for the next InitProducerId or EndTxn to be delivered).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn offsets_of_a_timed_out_transaction_are_dropped_by_the_timeout_task() {
+    let broker = TestBroker::start(|c| c.transaction_abort_check_interval_ms = 100).await;
+    create_topic(broker.addr, "staged", 1, &[]).await;
+    let mut raw = RawClient::connect(broker.addr).await.expect("connect");
+    let txn_id = TransactionalId(StrBytes::from_static_str("staged-id"));
+    let group = GroupId(StrBytes::from_static_str("staged-group"));
+    let init = raw
+        .send(
+            4,
+            &InitProducerIdRequest::default()
+                .with_transactional_id(Some(txn_id.clone()))
+                .with_transaction_timeout_ms(1_000),
+        )
+        .await
+        .expect("InitProducerId answered");
+    assert_eq!(init.error_code, 0);
+    let added = raw
+        .send(
+            3,
+            &AddOffsetsToTxnRequest::default()
+                .with_transactional_id(txn_id.clone())
+                .with_producer_id(init.producer_id)
+                .with_producer_epoch(init.producer_epoch)
+                .with_group_id(group.clone()),
+        )
+        .await
+        .expect("AddOffsetsToTxn answered");
+    assert_eq!(added.error_code, 0);
+    let partition = TxnOffsetCommitRequestPartition::default()
+        .with_partition_index(0)
+        .with_committed_offset(5);
+    let committed = raw
+        .send(
+            3,
+            &TxnOffsetCommitRequest::default()
+                .with_transactional_id(txn_id.clone())
+                .with_group_id(group.clone())
+                .with_producer_id(init.producer_id)
+                .with_producer_epoch(init.producer_epoch)
+                .with_generation_id(-1)
+                .with_topics(vec![TxnOffsetCommitRequestTopic::default()
+                    .with_name(crate::support::topic_name("staged"))
+                    .with_partitions(vec![partition])]),
+        )
+        .await
+        .expect("TxnOffsetCommit answered");
+    assert_eq!(committed.topics[0].partitions[0].error_code, 0);
+
+    let fetch = OffsetFetchRequest::default()
+        .with_group_id(group.clone())
+        .with_topics(Some(vec![OffsetFetchRequestTopic::default()
+            .with_name(crate::support::topic_name("staged"))
+            .with_partition_indexes(vec![0])]))
+        .with_require_stable(true);
+    let first = raw.send(7, &fetch).await.expect("OffsetFetch answered");
+    assert_eq!(
+        first.topics[0].partitions[0].error_code,
+        ResponseError::UnstableOffsetCommit.code(),
+        "the staged offset is pending"
+    );
+    let addr = broker.addr;
+    wait_until(TIMEOUT, "the timed-out transaction's offsets are dropped", || {
+        let fetch = fetch.clone();
+        async move {
+            let mut raw = RawClient::connect(addr).await.map_err(|e| e.to_string())?;
+            let answer = raw.send(7, &fetch).await.map_err(|e| e.to_string())?;
+            let p = &answer.topics[0].partitions[0];
+            if p.error_code == 0 {
+                Ok(())
+            } else {
+                Err(format!("error code {}", p.error_code))
+            }
+        }
+    })
+    .await;
+    let last = raw.send(7, &fetch).await.expect("OffsetFetch answered");
+    assert_eq!(last.topics[0].partitions[0].committed_offset, -1, "an aborted offset never becomes visible");
     broker.stop().await;
 }

@@ -20,7 +20,7 @@ impl Handler for EndTxn {
         let id = request.transactional_id.0.as_str();
         let result = shared
             .txns
-            .end_txn(&shared.groups, id, request.producer_id.0, request.producer_epoch, request.committed, version >= 5)
+            .end_txn(id, request.producer_id.0, request.producer_epoch, request.committed, version >= 5)
             .await;
         let mut response = EndTxnResponse::default();
         match result {

@@ -17,7 +17,6 @@ impl Handler for InitProducerId {
 
     async fn handle(shared: &Arc<Shared>, header: &RequestHeader, request: InitProducerIdRequest) -> Reply {
         let version = header.request_api_version;
-        shared.txns.deliver_pending(&shared.groups).await;
         let transactional_id = request.transactional_id.map(|t| t.0.to_string());
         // KIP-360 (v3+): a producer that already holds an id says which, so only it can bump the epoch.
         let expected = (request.producer_id.0 >= 0).then_some((request.producer_id.0, request.producer_epoch));

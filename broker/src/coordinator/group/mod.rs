@@ -153,7 +153,7 @@ pub(crate) fn now_ms() -> i64 {
 #[derive(Debug)]
 pub(crate) struct Inner {
     pub(crate) groups: Mutex<HashMap<String, ClassicGroup>>,
-    pub(crate) store: OffsetsLog,
+    pub(crate) store: Arc<OffsetsLog>,
     pub(crate) settings: Settings,
     pub(crate) shutdown: watch::Receiver<bool>,
 }
@@ -193,8 +193,9 @@ impl GroupCoordinator {
         config: &BrokerConfig,
         shutdown: watch::Receiver<bool>,
     ) -> Result<Self, BrokerError> {
-        let store = OffsetsLog::open(topics, config.offsets_topic_num_partitions).await?;
-        let loaded = store.replay();
+        let store = Arc::new(OffsetsLog::open(topics, config.offsets_topic_num_partitions).await?);
+        let mut loaded = store.replay();
+        let loaded_consumer = std::mem::take(&mut loaded.consumer);
         let mut groups = HashMap::new();
         for (id, value) in &loaded.groups {
             groups.insert(id.clone(), ClassicGroup::restored(id, value));
@@ -214,11 +215,13 @@ impl GroupCoordinator {
             max_session_ms: clamp(config.group_max_session_timeout_ms),
             initial_delay: Duration::from_millis(config.group_initial_rebalance_delay_ms),
         };
-        let inner = Inner { groups: Mutex::new(groups), store, settings, shutdown };
-        let consumer = consumer::ConsumerGroups::new(consumer::Config {
+        let consumer_config = consumer::Config {
             session_timeout: std::time::Duration::from_millis(config.group_consumer_session_timeout_ms),
             heartbeat_interval: std::time::Duration::from_millis(config.group_consumer_heartbeat_interval_ms),
-        });
+        };
+        let journal: consumer::persist::SharedJournal = store.clone();
+        let consumer = consumer::ConsumerGroups::restored(consumer_config, journal, loaded_consumer);
+        let inner = Inner { groups: Mutex::new(groups), store, settings, shutdown };
         Ok(Self { consumer, inner: Arc::new(inner) })
     }
 
@@ -393,18 +396,27 @@ impl GroupCoordinator {
         out
     }
 
-    /// DeleteGroups for one group: only an empty group goes, with tombstones for its offsets and metadata.
+    /// DeleteGroups for one group: only an empty group goes, with tombstones for its offsets and metadata
+    /// (for a consumer-protocol group, its records of every kind).
     pub(crate) fn delete_group(&self, group_id: &str) -> Result<(), ResponseError> {
         if group_id.is_empty() {
             return Err(ResponseError::InvalidGroupId);
         }
-        if let Some((_, state)) = self.consumer.list().into_iter().find(|(id, _)| id == group_id) {
-            if state != "Empty" {
-                return Err(ResponseError::NonEmptyGroup);
-            }
-        }
+        // The consumer-protocol side goes first, under its own lock; its committed offsets live with the
+        // classic groups below, where a consumer group may have no entry at all (nothing committed yet).
+        let consumer_deleted = match self.consumer.delete(group_id) {
+            None => false,
+            Some(Ok(())) => true,
+            Some(Err(error)) => return Err(error),
+        };
         let mut groups = self.inner.groups.lock();
-        let group = groups.get(group_id).ok_or(ResponseError::GroupIdNotFound)?;
+        let Some(group) = groups.get(group_id) else {
+            if consumer_deleted {
+                tracing::info!(group = group_id, "deleted consumer group");
+                return Ok(());
+            }
+            return Err(ResponseError::GroupIdNotFound);
+        };
         if group.state != GroupState::Empty || !group.members.is_empty() {
             return Err(ResponseError::NonEmptyGroup);
         }
@@ -413,7 +425,10 @@ impl GroupCoordinator {
             .keys()
             .map(|(topic, partition)| (records::offset_key(group_id, topic, *partition), None))
             .collect();
-        writes.push((records::group_key(group_id), None));
+        // A consumer-protocol group never wrote classic metadata; a tombstone for it would be noise.
+        if !consumer_deleted {
+            writes.push((records::group_key(group_id), None));
+        }
         self.inner.store.append(group_id, writes)?;
         groups.remove(group_id);
         tracing::info!(group = group_id, "deleted group");
@@ -434,6 +449,12 @@ impl GroupCoordinator {
 
     /// EndTxn: makes a transaction's staged offsets visible (commit) or drops them (abort).
     pub async fn complete_transaction(&self, group_id: &str, producer_id: i64, commit: bool) -> Result<(), ResponseError> {
+        self.finish_txn(group_id, producer_id, commit)
+    }
+
+    /// [`GroupCoordinator::complete_transaction`] for callers outside the async runtime (the transaction
+    /// coordinator's blocking tasks): it only takes a lock and appends to the page cache.
+    pub fn finish_transaction_offsets(&self, group_id: &str, producer_id: i64, commit: bool) -> Result<(), ResponseError> {
         self.finish_txn(group_id, producer_id, commit)
     }
 }

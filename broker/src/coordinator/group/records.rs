@@ -1,7 +1,8 @@
 //! The key and value schemas of `__consumer_offsets` records, as Kafka writes them, so Kafka's own tooling
 //! (`kafka-console-consumer --formatter ...OffsetsMessageFormatter`) could read a Sluice data dir.
 //!
-//! Keys: version 0/1 = an offset commit (group, topic, partition); version 2 = group metadata (group).
+//! Keys: version 0/1 = an offset commit (group, topic, partition); version 2 = group metadata (group);
+//! versions 3 to 8 = the KIP-848 consumer protocol's records, whose values live in `consumer::records`.
 //! Values: offset commit v3 (offset, leader epoch, metadata, commit timestamp); group metadata v3 (protocol
 //! type, generation, protocol, leader, state timestamp, members). A null value is a tombstone.
 
@@ -14,6 +15,8 @@ pub(crate) enum RecordKey {
     Offset { group: String, topic: String, partition: i32 },
     /// The membership metadata of one group.
     Group { group: String },
+    /// One record of a KIP-848 consumer-protocol group.
+    Consumer { group: String, key: super::consumer::records::ConsumerKey },
 }
 
 /// A committed offset as stored.
@@ -49,7 +52,7 @@ pub(crate) struct GroupValue {
     pub(crate) members: Vec<StoredMember>,
 }
 
-fn put_str(buf: &mut BytesMut, s: &str) {
+pub(crate) fn put_str(buf: &mut BytesMut, s: &str) {
     // Strings longer than i16::MAX cannot be written; callers cap group ids and metadata well below that.
     let len = s.len().min(i16::MAX as usize);
     buf.put_i16(len as i16);
@@ -125,7 +128,13 @@ pub(crate) fn group_value(v: &GroupValue) -> Bytes {
 #[error("{0}")]
 pub(crate) struct SchemaError(String);
 
-fn need(buf: &Bytes, n: usize, what: &str) -> Result<(), SchemaError> {
+impl SchemaError {
+    pub(crate) fn new(message: impl Into<String>) -> Self {
+        Self(message.into())
+    }
+}
+
+pub(crate) fn need(buf: &Bytes, n: usize, what: &str) -> Result<(), SchemaError> {
     if buf.remaining() < n {
         return Err(SchemaError(format!("truncated {what}: needs {n} bytes, {} left", buf.remaining())));
     }
@@ -144,7 +153,7 @@ fn get_nullable_str(buf: &mut Bytes) -> Result<Option<String>, SchemaError> {
     String::from_utf8(raw.to_vec()).map(Some).map_err(|e| SchemaError(format!("string is not UTF-8: {e}")))
 }
 
-fn get_str(buf: &mut Bytes) -> Result<String, SchemaError> {
+pub(crate) fn get_str(buf: &mut Bytes) -> Result<String, SchemaError> {
     Ok(get_nullable_str(buf)?.unwrap_or_default())
 }
 
@@ -169,6 +178,10 @@ pub(crate) fn decode_key(mut buf: Bytes) -> Result<RecordKey, SchemaError> {
             Ok(RecordKey::Offset { group, topic, partition: buf.get_i32() })
         }
         2 => Ok(RecordKey::Group { group: get_str(&mut buf)? }),
+        v @ 3..=8 => {
+            let (group, key) = super::consumer::records::decode_key(v, &mut buf)?;
+            Ok(RecordKey::Consumer { group, key })
+        }
         v => Err(SchemaError(format!("unknown key version {v}"))),
     }
 }

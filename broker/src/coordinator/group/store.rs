@@ -29,6 +29,8 @@ pub(crate) struct Loaded {
     pub(crate) offsets: BTreeMap<String, BTreeMap<(String, i32), OffsetValue>>,
     /// Group metadata per group.
     pub(crate) groups: BTreeMap<String, GroupValue>,
+    /// The records of consumer-protocol groups, per group.
+    pub(crate) consumer: BTreeMap<String, super::consumer::persist::LoadedGroup>,
 }
 
 /// The `__consumer_offsets` topic, opened (or created) once at start.
@@ -193,6 +195,7 @@ fn apply(loaded: &mut Loaded, key: Option<Bytes>, value: Option<Bytes>) {
         }
     };
     match (key, value) {
+        (RecordKey::Consumer { group, key }, value) => super::consumer::persist::apply(&mut loaded.consumer, group, key, value),
         (RecordKey::Offset { group, topic, partition }, None) => {
             if let Some(offsets) = loaded.offsets.get_mut(&group) {
                 offsets.remove(&(topic, partition));
@@ -214,6 +217,12 @@ fn apply(loaded: &mut Loaded, key: Option<Bytes>, value: Option<Bytes>) {
             }
             Err(e) => tracing::warn!(group, error = %e, "skipping an unreadable group metadata record"),
         },
+    }
+}
+
+impl super::consumer::persist::Journal for OffsetsLog {
+    fn append(&self, group_id: &str, writes: Vec<Write>) -> Result<(), ResponseError> {
+        OffsetsLog::append(self, group_id, writes)
     }
 }
 

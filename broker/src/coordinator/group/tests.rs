@@ -239,3 +239,54 @@ async fn transactional_offsets_appear_on_commit_and_vanish_on_abort() {
     coord.complete_transaction("g", 8, false).await.expect("aborted");
     assert_eq!(coord.fetch("g", None, true)[0].offset, 10);
 }
+
+/// A consumer-protocol group comes back from `__consumer_offsets` with its members, epochs and assignments;
+/// a member carries on with its epoch; DeleteGroups of the emptied group writes tombstones that keep it gone.
+#[tokio::test(start_paused = true)]
+async fn consumer_groups_are_replayed_and_deleted_with_tombstones() {
+    let fx = Fixture::new();
+    let topic = consumer::TopicMeta { id: uuid::Uuid::from_u128(1), partitions: 4 };
+    let lookup = move |name: &str| (name == "t").then_some(topic);
+    let join = |member: &str| consumer::Heartbeat {
+        group_id: "cg".into(),
+        member_id: member.into(),
+        member_epoch: 0,
+        rebalance_timeout_ms: 30_000,
+        subscribed_topic_names: Some(vec!["t".into()]),
+        owned: Some(consumer::Assignment::new()),
+        ..consumer::Heartbeat::default()
+    };
+    let before = {
+        let coord = fx.open().await;
+        let a = coord.consumer.heartbeat(join("a"), &lookup).expect("a joins");
+        assert_eq!((a.member_epoch, a.assignment.map(|x| x[&topic.id].len())), (1, Some(4)));
+        assert_eq!(coord.delete_group("cg"), Err(ResponseError::NonEmptyGroup));
+        coord.consumer.describe("cg").expect("described")
+    };
+    let coord = fx.open().await;
+    let after = coord.consumer.describe("cg").expect("the group is back");
+    assert_eq!((after.epoch, after.assignment_epoch), (before.epoch, before.assignment_epoch));
+    assert_eq!(after.members.len(), 1);
+    assert_eq!(after.members[0].member_epoch, before.members[0].member_epoch);
+    assert_eq!(after.members[0].assignment, before.members[0].assignment);
+    let hb = consumer::Heartbeat {
+        group_id: "cg".into(),
+        member_id: "a".into(),
+        member_epoch: 1,
+        rebalance_timeout_ms: -1,
+        ..consumer::Heartbeat::default()
+    };
+    let answer = coord.consumer.heartbeat(hb.clone(), &lookup).expect("a carries on after the restart");
+    assert_eq!(answer.member_epoch, 1);
+    let left = coord.consumer.heartbeat(consumer::Heartbeat { member_epoch: -1, ..hb }, &lookup).expect("a leaves");
+    assert_eq!(left.member_epoch, -1);
+    drop(coord);
+    let coord = fx.open().await;
+    assert_eq!(coord.consumer.describe("cg").map(|d| d.members.len()), Some(0), "the leave was persisted");
+    coord.delete_group("cg").expect("an empty consumer group is deleted");
+    assert!(!coord.consumer.contains("cg"));
+    drop(coord);
+    let coord = fx.open().await;
+    assert!(!coord.consumer.contains("cg"), "tombstones keep the deleted group gone");
+    assert_eq!(coord.delete_group("cg"), Err(ResponseError::GroupIdNotFound));
+}

@@ -71,9 +71,10 @@ fn run_once(inner: &Inner, startup: bool, expiration_ms: i64) {
         }
     }
     for (id, c) in work {
-        match inner.finish(&id, &c) {
-            Ok(()) => inner.pending_groups.lock().extend(c.groups.iter().map(|g| (g.clone(), c.producer_id, c.commit))),
-            Err(e) => tracing::warn!(transactional_id = %id, error = ?e, "could not finish a transaction; will retry"),
+        // Markers, then the groups' offsets (a timed-out transaction's staged offsets are dropped here, not at
+        // the next request), then the completed state.
+        if let Err(e) = inner.finish(&id, &c) {
+            tracing::warn!(transactional_id = %id, error = ?e, "could not finish a transaction; will retry");
         }
     }
     let mut expired = 0;

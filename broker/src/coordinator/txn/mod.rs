@@ -64,9 +64,9 @@ struct Inner {
     partitions: i32,
     max_timeout_ms: i64,
     state: Mutex<State>,
-    /// Group completions of transactions aborted by a timeout, delivered by the next transaction request (the
-    /// background task cannot reach the group coordinator).
-    pending_groups: Mutex<Vec<(String, i64, bool)>>,
+    /// Where a transaction's staged offsets are made visible or dropped when it ends, by whichever path ends
+    /// it (EndTxn, a fencing InitProducerId, the timeout task, recovery at start).
+    groups: Arc<GroupCoordinator>,
 }
 
 #[derive(Debug, Default)]
@@ -84,10 +84,11 @@ fn internal(e: impl std::fmt::Display) -> BrokerError {
 impl TxnCoordinator {
     /// Loads transaction state from `__transaction_state`, creating the topic on first start, finishes
     /// transactions a crash left half-ended, and starts the background task (timeouts, producer expiry) that
-    /// stops when `shutdown` turns true.
+    /// stops when `shutdown` turns true. Ending a transaction completes its offsets in `groups`.
     pub async fn open(
         topics: &Arc<TopicRegistry>,
         config: &BrokerConfig,
+        groups: Arc<GroupCoordinator>,
         shutdown: watch::Receiver<bool>,
     ) -> Result<Self, BrokerError> {
         let topic = match topics.get(TOPIC) {
@@ -118,7 +119,7 @@ impl TxnCoordinator {
             partitions: topic.partition_count(),
             max_timeout_ms: i64::try_from(config.transaction_max_timeout_ms).unwrap_or(i64::MAX),
             state: Mutex::new(loaded),
-            pending_groups: Mutex::new(Vec::new()),
+            groups,
         });
         background::spawn(inner.clone(), config, shutdown);
         Ok(Self { inner })
@@ -236,14 +237,12 @@ impl TxnCoordinator {
     /// bumped afterwards and the new one returned.
     pub async fn end_txn(
         &self,
-        groups: &GroupCoordinator,
         transactional_id: &str,
         producer_id: i64,
         epoch: i16,
         commit: bool,
         bump_epoch: bool,
     ) -> Result<(i64, i16), ResponseError> {
-        self.deliver_pending(groups).await;
         let inner = self.inner.clone();
         let id = transactional_id.to_string();
         let action = blocking(move || {
@@ -258,13 +257,7 @@ impl TxnCoordinator {
         })
         .await?;
         if let EndAction::Complete(c) = action {
-            let group_ids = c.groups.clone();
             self.finish(transactional_id, c).await?;
-            for g in group_ids {
-                if let Err(e) = groups.complete_transaction(&g, producer_id, commit).await {
-                    tracing::warn!(group = %g, producer_id, error = ?e, "could not complete a transaction's offsets");
-                }
-            }
         }
         if !bump_epoch {
             return Ok((producer_id, epoch));
@@ -283,16 +276,6 @@ impl TxnCoordinator {
             Ok(answer)
         })
         .await
-    }
-
-    /// Delivers group completions of transactions the timeout task aborted.
-    pub async fn deliver_pending(&self, groups: &GroupCoordinator) {
-        let pending = std::mem::take(&mut *self.inner.pending_groups.lock());
-        for (group, producer_id, commit) in pending {
-            if let Err(e) = groups.complete_transaction(&group, producer_id, commit).await {
-                tracing::warn!(%group, producer_id, error = ?e, "could not complete a timed-out transaction's offsets");
-            }
-        }
     }
 
     /// The transactional ids asked for, `None` for those unknown.
@@ -434,6 +417,14 @@ impl Inner {
                     error = ?e,
                     "skipped a transaction marker"
                 ),
+            }
+        }
+        for group in &c.groups {
+            // The groups' offsets are the transaction's marker in `__consumer_offsets`: a commit that cannot be
+            // written leaves the transaction prepared (and the offsets staged) for a retry; a repeat is a no-op.
+            if let Err(e) = self.groups.finish_transaction_offsets(group, c.producer_id, c.commit) {
+                tracing::warn!(transactional_id, %group, error = ?e, "could not complete a transaction's offsets");
+                return Err(e);
             }
         }
         let mut state = self.state.lock();

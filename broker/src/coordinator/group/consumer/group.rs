@@ -35,7 +35,7 @@ pub(crate) struct Member {
 }
 
 /// A consumer-protocol group.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub(crate) struct Group {
     /// Bumped by every change that needs a new target assignment.
     pub(crate) epoch: i32,
@@ -47,6 +47,8 @@ pub(crate) struct Group {
     /// partitions added) needs a new target.
     pub(crate) topics: BTreeMap<String, TopicMeta>,
     pub(crate) assignor: Option<Assignor>,
+    /// The `__consumer_offsets` records last written for this group, by key (see `persist`).
+    pub(crate) persisted: BTreeMap<bytes::Bytes, bytes::Bytes>,
 }
 
 /// A group's state as ConsumerGroupDescribe and ListGroups name it.
@@ -287,7 +289,7 @@ impl Group {
     }
 
     /// The assignor most members ask for (ties and no preference: uniform, the default).
-    fn chosen_assignor(&self) -> Option<Assignor> {
+    pub(crate) fn chosen_assignor(&self) -> Option<Assignor> {
         let mut votes: BTreeMap<Assignor, usize> = BTreeMap::new();
         for m in self.members.values() {
             if let Some(a) = m.assignor {

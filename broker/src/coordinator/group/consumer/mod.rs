@@ -6,17 +6,24 @@
 //! - `group`: one group's members, epochs and target assignment; the heartbeat state machine.
 //! - `reconcile`: moving one member towards its target, revoking before assigning.
 //! - `assignor`: the server-side assignors, "uniform" (default) and "range".
+//! - `records`: Kafka's `__consumer_offsets` schemas of consumer-protocol groups (key versions 3 to 8).
+//! - `persist`: a group as records, the difference to write after a change, and replay at start.
 //!
 //! Sessions expire lazily: every entry point first fences the members of every group whose session (or
 //! revocation) deadline has passed. Anything a client can observe goes through an entry point, so no
 //! background task is needed and tests drive time by passing `now`.
 //!
-//! Group metadata lives in memory only: after a restart members get UNKNOWN_MEMBER_ID and rejoin with epoch
-//! 0, which clients do on their own; committed offsets are persisted by the classic coordinator.
+//! Every change of a group (join, leave, fence, epoch bump, new target, reconciliation step) is appended to
+//! `__consumer_offsets` before the heartbeat that caused it is answered, under the groups lock, so the log
+//! order of a group's records is its memory order. If the append fails the group goes back to its state
+//! before the request and the member gets the storage error, as if the request never arrived. After a
+//! restart the groups are replayed and members carry on with their ids, epochs and assignments.
 
 mod assignor;
 mod group;
+pub(crate) mod persist;
 mod reconcile;
+pub(crate) mod records;
 #[cfg(test)]
 mod tests;
 
@@ -156,12 +163,28 @@ pub struct MemberDescription {
 pub struct ConsumerGroups {
     config: Config,
     groups: Mutex<BTreeMap<String, Group>>,
+    /// Where changes are written; `None` keeps groups in memory only (unit tests).
+    journal: Option<persist::SharedJournal>,
 }
 
 impl ConsumerGroups {
-    /// No groups yet, with these settings.
+    /// No groups yet, with these settings, kept in memory only.
     pub fn new(config: Config) -> Self {
-        Self { config, groups: Mutex::new(BTreeMap::new()) }
+        Self { config, groups: Mutex::new(BTreeMap::new()), journal: None }
+    }
+
+    /// The groups replayed from `__consumer_offsets`, writing their changes to `journal`.
+    pub(crate) fn restored(
+        config: Config,
+        journal: persist::SharedJournal,
+        loaded: BTreeMap<String, persist::LoadedGroup>,
+    ) -> Self {
+        let groups = persist::restore(loaded, Instant::now(), &config);
+        let members: usize = groups.values().map(|g| g.members.len()).sum();
+        if !groups.is_empty() {
+            tracing::info!(groups = groups.len(), members, "restored consumer-protocol groups");
+        }
+        Self { config, groups: Mutex::new(groups), journal: Some(journal) }
     }
 
     /// The settings in force.
@@ -187,15 +210,66 @@ impl ConsumerGroups {
     ) -> Result<HeartbeatAnswer, Refusal> {
         validate(&mut request)?;
         let mut groups = self.groups.lock();
-        expire(&mut groups, now);
-        if !groups.contains_key(&request.group_id) && request.member_epoch != group::JOIN_EPOCH {
+        self.expire(&mut groups, now);
+        let existed = groups.contains_key(&request.group_id);
+        if !existed && request.member_epoch != group::JOIN_EPOCH {
             return Err(Refusal::new(
                 ResponseError::UnknownMemberId,
                 format!("group {:?} has no member {}", request.group_id, request.member_id),
             ));
         }
-        let group = groups.entry(request.group_id.clone()).or_default();
-        group.heartbeat(request, now, &self.config, lookup)
+        let group_id = request.group_id.clone();
+        let group = groups.entry(group_id.clone()).or_default();
+        // Kept only while a journal may refuse the write: the group then goes back to it.
+        let before = self.journal.is_some().then(|| group.clone());
+        let answer = group.heartbeat(request, now, &self.config, lookup);
+        if let Err(error) = persist::save(self.journal.as_ref(), &group_id, group) {
+            tracing::warn!(group = %group_id, ?error, "cannot persist a consumer group change; undone");
+            match before {
+                Some(before) if existed => *group = before,
+                _ => {
+                    groups.remove(&group_id);
+                }
+            }
+            return Err(Refusal::new(error, "the group coordinator could not write the group's new state"));
+        }
+        answer
+    }
+
+    /// Fences every member, in every group, whose deadline has passed, and writes what changed.
+    fn expire(&self, groups: &mut BTreeMap<String, Group>, now: Instant) {
+        for (group_id, group) in groups.iter_mut() {
+            // Recompute with the topics as last seen; the next heartbeat refreshes them from the registry.
+            let topics = group.topics.clone();
+            let lookup = |name: &str| topics.get(name).copied();
+            let expired = group.expire(now, &lookup);
+            for member_id in &expired {
+                tracing::info!(group = %group_id, member = %member_id, "consumer group member fenced: session or revocation timed out");
+            }
+            if !expired.is_empty() {
+                // A fence is not undone when the write fails: the member is gone either way, and the next
+                // write of the group carries its tombstones.
+                if let Err(error) = persist::save(self.journal.as_ref(), group_id, group) {
+                    tracing::warn!(group = %group_id, ?error, "cannot persist fenced consumer group members");
+                }
+            }
+        }
+    }
+
+    /// DeleteGroups: `None` when `group_id` is not a consumer-protocol group; else removes it, with
+    /// tombstones for its records, when it has no members (NON_EMPTY_GROUP otherwise).
+    pub(crate) fn delete(&self, group_id: &str) -> Option<Result<(), ResponseError>> {
+        let mut groups = self.groups.lock();
+        self.expire(&mut groups, Instant::now());
+        let group = groups.get(group_id)?;
+        if !group.members.is_empty() {
+            return Some(Err(ResponseError::NonEmptyGroup));
+        }
+        if let Err(error) = persist::delete(self.journal.as_ref(), group_id, group) {
+            return Some(Err(error));
+        }
+        groups.remove(group_id);
+        Some(Ok(()))
     }
 
     /// Whether `group_id` is a consumer-protocol group (the classic protocol must leave it alone).
@@ -211,7 +285,7 @@ impl ConsumerGroups {
     /// [`ConsumerGroups::describe`] at a given time.
     pub fn describe_at(&self, group_id: &str, now: Instant) -> Option<GroupDescription> {
         let mut groups = self.groups.lock();
-        expire(&mut groups, now);
+        self.expire(&mut groups, now);
         let group = groups.get(group_id)?;
         let members = group
             .members
@@ -252,7 +326,7 @@ impl ConsumerGroups {
         now: Instant,
     ) -> Option<Result<(), ResponseError>> {
         let mut groups = self.groups.lock();
-        expire(&mut groups, now);
+        self.expire(&mut groups, now);
         let group = groups.get(group_id)?;
         // Tools outside the group (admin clients, `assign()` consumers) commit with epoch -1; that is safe
         // only while no member could be committing the same partitions.
@@ -276,7 +350,7 @@ impl ConsumerGroups {
     /// [`ConsumerGroups::list`] at a given time.
     pub fn list_at(&self, now: Instant) -> Vec<(String, String)> {
         let mut groups = self.groups.lock();
-        expire(&mut groups, now);
+        self.expire(&mut groups, now);
         groups.iter().map(|(id, g)| (id.clone(), group::state_name(g).to_string())).collect()
     }
 }
@@ -314,16 +388,4 @@ fn validate(request: &mut Heartbeat) -> Result<(), Refusal> {
         _ => {}
     }
     Ok(())
-}
-
-/// Fences every member, in every group, whose deadline has passed.
-fn expire(groups: &mut BTreeMap<String, Group>, now: Instant) {
-    for (group_id, group) in groups.iter_mut() {
-        // Recompute with the topics as last seen; the next heartbeat refreshes them from the registry.
-        let topics = group.topics.clone();
-        let lookup = |name: &str| topics.get(name).copied();
-        for member_id in group.expire(now, &lookup) {
-            tracing::info!(group = %group_id, member = %member_id, "consumer group member fenced: session or revocation timed out");
-        }
-    }
 }
