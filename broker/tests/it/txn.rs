@@ -9,7 +9,7 @@ use kafka_protocol::messages::txn_offset_commit_request::{
     TxnOffsetCommitRequestPartition, TxnOffsetCommitRequestTopic,
 };
 use kafka_protocol::messages::{
-    AddOffsetsToTxnRequest, GroupId, OffsetFetchRequest, TxnOffsetCommitRequest,
+    AddOffsetsToTxnRequest, EndTxnRequest, GroupId, ProducerId, OffsetFetchRequest, TxnOffsetCommitRequest,
     DescribeTransactionsRequest, FetchRequest, FetchResponse, InitProducerIdRequest,
     ProduceResponse, TransactionalId,
 };
@@ -565,5 +565,179 @@ async fn offsets_of_a_timed_out_transaction_are_dropped_by_the_timeout_task() {
     .await;
     let last = raw.send(7, &fetch).await.expect("OffsetFetch answered");
     assert_eq!(last.topics[0].partitions[0].committed_offset, -1, "an aborted offset never becomes visible");
+    broker.stop().await;
+}
+
+/// Sends TxnOffsetCommit of `offset` for partition 0 of `topic`; answers the partition's error code.
+async fn txn_offset_commit(
+    raw: &mut RawClient,
+    txn_id: &TransactionalId,
+    group: &GroupId,
+    (producer_id, epoch): (ProducerId, i16),
+    topic: &str,
+    offset: i64,
+) -> i16 {
+    let partition = TxnOffsetCommitRequestPartition::default()
+        .with_partition_index(0)
+        .with_committed_offset(offset);
+    let request = TxnOffsetCommitRequest::default()
+        .with_transactional_id(txn_id.clone())
+        .with_group_id(group.clone())
+        .with_producer_id(producer_id)
+        .with_producer_epoch(epoch)
+        .with_generation_id(-1)
+        .with_topics(vec![TxnOffsetCommitRequestTopic::default()
+            .with_name(crate::support::topic_name(topic))
+            .with_partitions(vec![partition])]);
+    let answer = raw.send(3, &request).await.expect("TxnOffsetCommit answered");
+    answer.topics[0].partitions[0].error_code
+}
+
+/// A `require_stable` OffsetFetch of partition 0 of `topic`: (error code, committed offset).
+async fn fetch_stable_offset(raw: &mut RawClient, group: &GroupId, topic: &str) -> (i16, i64) {
+    let fetch = OffsetFetchRequest::default()
+        .with_group_id(group.clone())
+        .with_topics(Some(vec![OffsetFetchRequestTopic::default()
+            .with_name(crate::support::topic_name(topic))
+            .with_partition_indexes(vec![0])]))
+        .with_require_stable(true);
+    let answer = raw.send(7, &fetch).await.expect("OffsetFetch answered");
+    let p = &answer.topics[0].partitions[0];
+    (p.error_code, p.committed_offset)
+}
+
+/// TxnOffsetCommit offsets are in `__consumer_offsets` before the answer: a broker restart in the middle of the
+/// transaction keeps them pending (not lost, not visible), the producer's EndTxn after the restart commits
+/// them, and they survive the next restart. A transaction that never adds the group cannot stage offsets.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn transactional_offsets_survive_a_restart_before_the_commit() {
+    let broker = TestBroker::start(|c| c.group_initial_rebalance_delay_ms = 0).await;
+    create_topic(broker.addr, "eos-in", 1, &[]).await;
+    let mut raw = RawClient::connect(broker.addr).await.expect("connect");
+    let txn_id = TransactionalId(StrBytes::from_static_str("durable-id"));
+    let group = GroupId(StrBytes::from_static_str("durable-group"));
+    let init = raw
+        .send(
+            4,
+            &InitProducerIdRequest::default()
+                .with_transactional_id(Some(txn_id.clone()))
+                .with_transaction_timeout_ms(60_000),
+        )
+        .await
+        .expect("InitProducerId answered");
+    assert_eq!(init.error_code, 0);
+    let producer = (init.producer_id, init.producer_epoch);
+    assert_eq!(
+        txn_offset_commit(&mut raw, &txn_id, &group, producer, "eos-in", 4).await,
+        ResponseError::InvalidTxnState.code(),
+        "offsets of a transaction that did not add the group are refused"
+    );
+    let added = raw
+        .send(
+            3,
+            &AddOffsetsToTxnRequest::default()
+                .with_transactional_id(txn_id.clone())
+                .with_producer_id(init.producer_id)
+                .with_producer_epoch(init.producer_epoch)
+                .with_group_id(group.clone()),
+        )
+        .await
+        .expect("AddOffsetsToTxn answered");
+    assert_eq!(added.error_code, 0);
+    assert_eq!(txn_offset_commit(&mut raw, &txn_id, &group, producer, "eos-in", 5).await, 0);
+    drop(raw);
+
+    let broker = broker.restart().await;
+    let mut raw = RawClient::connect(broker.addr).await.expect("connect");
+    assert_eq!(
+        fetch_stable_offset(&mut raw, &group, "eos-in").await,
+        (ResponseError::UnstableOffsetCommit.code(), -1),
+        "the staged offset survived the restart, still pending"
+    );
+    let ended = raw
+        .send(
+            3,
+            &EndTxnRequest::default()
+                .with_transactional_id(txn_id.clone())
+                .with_producer_id(init.producer_id)
+                .with_producer_epoch(init.producer_epoch)
+                .with_committed(true),
+        )
+        .await
+        .expect("EndTxn answered");
+    assert_eq!(ended.error_code, 0);
+    assert_eq!(fetch_stable_offset(&mut raw, &group, "eos-in").await, (0, 5), "the commit made it visible");
+    drop(raw);
+
+    let broker = broker.restart().await;
+    let mut raw = RawClient::connect(broker.addr).await.expect("connect");
+    assert_eq!(
+        fetch_stable_offset(&mut raw, &group, "eos-in").await,
+        (0, 5),
+        "the commit marker in __consumer_offsets keeps the offset committed"
+    );
+    broker.stop().await;
+}
+
+/// A transaction whose offsets were staged before a restart and that then times out is aborted by the
+/// coordinator: its ABORT marker drops the offsets, which stay invisible after the next restart too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn transactional_offsets_aborted_after_a_restart_stay_invisible() {
+    let broker = TestBroker::start(|c| c.transaction_abort_check_interval_ms = 100).await;
+    create_topic(broker.addr, "eos-abort", 1, &[]).await;
+    let mut raw = RawClient::connect(broker.addr).await.expect("connect");
+    let txn_id = TransactionalId(StrBytes::from_static_str("doomed-id"));
+    let group = GroupId(StrBytes::from_static_str("doomed-group"));
+    let init = raw
+        .send(
+            4,
+            &InitProducerIdRequest::default()
+                .with_transactional_id(Some(txn_id.clone()))
+                .with_transaction_timeout_ms(1_000),
+        )
+        .await
+        .expect("InitProducerId answered");
+    let added = raw
+        .send(
+            3,
+            &AddOffsetsToTxnRequest::default()
+                .with_transactional_id(txn_id.clone())
+                .with_producer_id(init.producer_id)
+                .with_producer_epoch(init.producer_epoch)
+                .with_group_id(group.clone()),
+        )
+        .await
+        .expect("AddOffsetsToTxn answered");
+    assert_eq!(added.error_code, 0);
+    let producer = (init.producer_id, init.producer_epoch);
+    assert_eq!(txn_offset_commit(&mut raw, &txn_id, &group, producer, "eos-abort", 5).await, 0);
+    drop(raw);
+
+    let broker = broker.restart().await;
+    let addr = broker.addr;
+    wait_until(TIMEOUT, "the timed-out transaction's offsets are dropped", || {
+        let group = group.clone();
+        async move {
+            let mut raw = RawClient::connect(addr).await.map_err(|e| e.to_string())?;
+            match fetch_stable_offset(&mut raw, &group, "eos-abort").await {
+                (0, offset) => Ok(offset),
+                (code, _) => Err(format!("error code {code}")),
+            }
+        }
+    })
+    .await;
+    let broker = broker.restart().await;
+    let mut raw = RawClient::connect(broker.addr).await.expect("connect");
+    assert_eq!(
+        fetch_stable_offset(&mut raw, &group, "eos-abort").await,
+        (0, -1),
+        "the ABORT marker keeps the offset out after a restart"
+    );
+    let mut raw2 = RawClient::connect(broker.addr).await.expect("connect");
+    assert_eq!(
+        txn_offset_commit(&mut raw2, &txn_id, &group, producer, "eos-abort", 6).await,
+        ResponseError::ProducerFenced.code(),
+        "the fenced producer cannot stage more offsets"
+    );
     broker.stop().await;
 }

@@ -1,4 +1,5 @@
-//! TxnOffsetCommit (key 28): offsets committed inside a transaction, visible once the transaction commits.
+//! TxnOffsetCommit (key 28): offsets committed inside a transaction, written to `__consumer_offsets` at once as
+//! the producer's transactional records and visible once the transaction's marker commits them.
 
 use std::sync::Arc;
 
@@ -58,11 +59,12 @@ impl Handler for TxnOffsetCommit {
         );
         let group_error = match member_check {
             Err(error) => Some(error),
-            Ok(()) => shared
-                .groups
-                .stage_txn_offsets(&group, request.producer_id.0, request.producer_epoch, staged)
-                .await
-                .err(),
+            Ok(()) => {
+                let transactional_id = request.transactional_id.as_str();
+                let (producer_id, epoch) = (request.producer_id.0, request.producer_epoch);
+                let check = || shared.txns.verify_group(transactional_id, producer_id, epoch, &group);
+                shared.groups.stage_txn_offsets(&group, producer_id, epoch, staged, check).await.err()
+            }
         };
         if let Some(error) = group_error {
             tracing::info!(group, producer_id = request.producer_id.0, ?error, "TxnOffsetCommit refused");

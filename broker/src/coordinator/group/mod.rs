@@ -208,7 +208,18 @@ impl GroupCoordinator {
             offsets += committed.len();
             groups.entry(id.clone()).or_insert_with(|| ClassicGroup::new(&id)).offsets = committed;
         }
-        tracing::info!(groups = groups.len(), offsets, "loaded consumer groups from {}", store::OFFSETS_TOPIC);
+        let mut pending = 0usize;
+        for (id, staged) in loaded.pending {
+            pending += staged.len();
+            groups.entry(id.clone()).or_insert_with(|| ClassicGroup::new(&id)).txn_offsets = staged;
+        }
+        tracing::info!(
+            groups = groups.len(),
+            offsets,
+            pending_transactions = pending,
+            "loaded consumer groups from {}",
+            store::OFFSETS_TOPIC
+        );
         let clamp = |ms: u64| i32::try_from(ms).unwrap_or(i32::MAX);
         let settings = Settings {
             min_session_ms: clamp(config.group_min_session_timeout_ms),
@@ -430,31 +441,53 @@ impl GroupCoordinator {
             writes.push((records::group_key(group_id), None));
         }
         self.inner.store.append(group_id, writes)?;
-        groups.remove(group_id);
+        // Offsets of open transactions are in the log, where their marker decides: keep them for it.
+        let mut pending = HashMap::new();
+        if let Some(mut old) = groups.remove(group_id) {
+            let tombstoned: Vec<(String, i32)> = old.offsets.keys().cloned().collect();
+            for key in &tombstoned {
+                offsets::supersede(&mut old, key, i64::MAX);
+            }
+            pending = old.txn_offsets;
+            pending.retain(|_, staged| !staged.is_empty());
+        }
+        if !pending.is_empty() {
+            let mut kept = ClassicGroup::new(group_id);
+            kept.txn_offsets = pending;
+            groups.insert(group_id.to_string(), kept);
+        }
         tracing::info!(group = group_id, "deleted group");
         Ok(())
     }
 
-    /// TxnOffsetCommit: records offsets of a transaction; they stay invisible to OffsetFetch until
-    /// [`GroupCoordinator::complete_transaction`] commits them.
+    /// TxnOffsetCommit: appends offsets of a transaction to `__consumer_offsets` as a transactional batch of
+    /// the producer; they stay invisible to OffsetFetch until the transaction's marker commits them
+    /// ([`GroupCoordinator::finish_transaction_offsets`]).
+    /// `check` runs under the groups lock, right before the append: the transaction coordinator's word that
+    /// the transaction is open with this group, which cannot change before the append (its marker waits for
+    /// the lock).
     pub async fn stage_txn_offsets(
         &self,
         group_id: &str,
         producer_id: i64,
         producer_epoch: i16,
         offsets: Vec<TxnOffset>,
+        check: impl FnOnce() -> Result<(), ResponseError>,
     ) -> Result<(), ResponseError> {
-        self.stage_txn(group_id, producer_id, producer_epoch, offsets)
+        self.stage_txn(group_id, producer_id, producer_epoch, offsets, check)
     }
 
-    /// EndTxn: makes a transaction's staged offsets visible (commit) or drops them (abort).
-    pub async fn complete_transaction(&self, group_id: &str, producer_id: i64, commit: bool) -> Result<(), ResponseError> {
-        self.finish_txn(group_id, producer_id, commit)
-    }
-
-    /// [`GroupCoordinator::complete_transaction`] for callers outside the async runtime (the transaction
-    /// coordinator's blocking tasks): it only takes a lock and appends to the page cache.
-    pub fn finish_transaction_offsets(&self, group_id: &str, producer_id: i64, commit: bool) -> Result<(), ResponseError> {
-        self.finish_txn(group_id, producer_id, commit)
+    /// Ends a transaction in `group_id`'s `__consumer_offsets` partition: `write_marker` (the transaction
+    /// coordinator's marker path, given the partition) writes the COMMIT or ABORT marker and answers whether it
+    /// did, then the transaction's staged offsets become visible (commit) or are dropped (abort). Called from blocking tasks: it takes a
+    /// lock and appends to the page cache. A repeat finds nothing staged and only writes another marker.
+    pub fn finish_transaction_offsets(
+        &self,
+        group_id: &str,
+        producer_id: i64,
+        commit: bool,
+        write_marker: impl FnOnce(&(String, i32)) -> Result<bool, ResponseError>,
+    ) -> Result<(), ResponseError> {
+        self.finish_txn(group_id, producer_id, commit, write_marker)
     }
 }

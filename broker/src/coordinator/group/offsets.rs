@@ -1,8 +1,9 @@
 //! Committed offsets: OffsetCommit (with the classic group's generation checks, or the consumer protocol's
 //! via `ConsumerGroups::check_commit`), OffsetFetch, OffsetDelete, and offsets staged by transactions.
 //!
-//! Staged transactional offsets live in memory only and are written to `__consumer_offsets` when the
-//! transaction commits; a broker restart in the middle of a transaction forgets them, as an abort would.
+//! Transactional offsets are appended to `__consumer_offsets` at once, as a transactional batch of the producer,
+//! and kept staged in memory; the transaction's COMMIT or ABORT marker in the same partition ends them, in the
+//! log (replay) as in memory, so a broker restart in the middle of a transaction keeps them pending.
 
 use bytes::{Buf, Bytes};
 use kafka_protocol::messages::ConsumerProtocolSubscription;
@@ -11,7 +12,7 @@ use kafka_protocol::ResponseError;
 use tokio::time::Instant;
 
 use super::classic::{ClassicGroup, GroupState};
-use super::records::{self, OffsetValue};
+use super::records::{self, OffsetValue, PendingOffset};
 use super::{now_ms, GroupCoordinator, TxnOffset};
 
 /// One partition's offset in an OffsetCommit.
@@ -78,6 +79,16 @@ fn subscribed_topics(metadata: &Bytes) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// A record of `key` at `position` in the group's partition supersedes the pending transactional offsets of
+/// that key written before it (see [`PendingOffset`]); `i64::MAX` for a record just appended, after them all.
+pub(super) fn supersede(group: &mut ClassicGroup, key: &(String, i32), position: i64) {
+    for staged in group.txn_offsets.values_mut() {
+        if staged.get(key).is_some_and(|p| p.position < position) {
+            staged.remove(key);
+        }
+    }
+}
+
 impl GroupCoordinator {
     /// OffsetCommit: checks the committer, appends the offsets to `__consumer_offsets` and only then makes
     /// them visible. The error applies to every partition of the request.
@@ -123,7 +134,10 @@ impl GroupCoordinator {
             .collect();
         self.inner.store.append(group_id, writes)?;
         let group = groups.entry(group_id.to_string()).or_insert_with(|| ClassicGroup::new(group_id));
-        group.offsets.extend(values);
+        for (key, value) in values {
+            supersede(group, &key, i64::MAX);
+            group.offsets.insert(key, value);
+        }
         Ok(())
     }
 
@@ -216,6 +230,7 @@ impl GroupCoordinator {
         let writes = doomed.iter().map(|(t, p)| (records::offset_key(group_id, t, *p), None)).collect();
         self.inner.store.append(group_id, writes)?;
         for key in &doomed {
+            supersede(group, key, i64::MAX);
             group.offsets.remove(key);
         }
         Ok(results)
@@ -257,49 +272,79 @@ impl GroupCoordinator {
         producer_id: i64,
         producer_epoch: i16,
         offsets: Vec<TxnOffset>,
+        check: impl FnOnce() -> Result<(), ResponseError>,
     ) -> Result<(), ResponseError> {
         if group_id.is_empty() {
             return Err(ResponseError::InvalidGroupId);
         }
         let timestamp = now_ms();
-        let mut groups = self.inner.groups.lock();
-        let group = groups.entry(group_id.to_string()).or_insert_with(|| ClassicGroup::new(group_id));
-        let staged = group.txn_offsets.entry(producer_id).or_default();
-        for o in offsets {
-            staged.insert(
-                (o.topic, o.partition),
-                OffsetValue {
+        let values: Vec<((String, i32), OffsetValue)> = offsets
+            .into_iter()
+            .map(|o| {
+                let value = OffsetValue {
                     offset: o.offset,
                     leader_epoch: o.leader_epoch,
                     metadata: o.metadata.unwrap_or_default(),
                     commit_timestamp: timestamp,
-                },
-            );
+                };
+                ((o.topic, o.partition), value)
+            })
+            .collect();
+        let writes = values
+            .iter()
+            .map(|((topic, partition), v)| (records::offset_key(group_id, topic, *partition), Some(records::offset_value(v))))
+            .collect();
+        if values.is_empty() {
+            return Ok(());
+        }
+        let mut groups = self.inner.groups.lock();
+        check()?;
+        // In the log before the answer: a crash from here on keeps them pending until the transaction's marker.
+        let first = self.inner.store.append_txn(group_id, producer_id, producer_epoch, writes)?;
+        let group = groups.entry(group_id.to_string()).or_insert_with(|| ClassicGroup::new(group_id));
+        let staged = group.txn_offsets.entry(producer_id).or_default();
+        for (position, (key, value)) in (first..).zip(values) {
+            staged.insert(key, PendingOffset { position, value });
         }
         tracing::debug!(group = group_id, producer_id, producer_epoch, "staged transactional offsets");
         Ok(())
     }
 
-    pub(super) fn finish_txn(&self, group_id: &str, producer_id: i64, commit: bool) -> Result<(), ResponseError> {
+    /// Ends `producer_id`'s transaction in `group_id`'s `__consumer_offsets` partition: `write_marker` appends
+    /// the COMMIT or ABORT marker there, then the staged offsets of every group of that partition become
+    /// committed or are dropped, as replay will do from the marker. Both happen under the groups lock, the only
+    /// writer of the topic, so no offset commit can slip between the marker and its effect in memory.
+    /// `write_marker` answers whether the marker was written; if not, nothing changes (the offsets stay pending,
+    /// as in the log).
+    pub(super) fn finish_txn(
+        &self,
+        group_id: &str,
+        producer_id: i64,
+        commit: bool,
+        write_marker: impl FnOnce(&(String, i32)) -> Result<bool, ResponseError>,
+    ) -> Result<(), ResponseError> {
+        let partition = self.inner.store.partition_of(group_id);
         let mut groups = self.inner.groups.lock();
-        let Some(group) = groups.get_mut(group_id) else { return Ok(()) };
-        let Some(staged) = group.txn_offsets.remove(&producer_id) else { return Ok(()) };
-        if !commit {
-            if group.is_forgettable() {
-                groups.remove(group_id);
-            }
+        if !write_marker(&(super::store::OFFSETS_TOPIC.to_string(), partition))? {
             return Ok(());
         }
-        let writes = staged
+        let ended: Vec<String> = groups
             .iter()
-            .map(|((topic, partition), v)| (records::offset_key(group_id, topic, *partition), Some(records::offset_value(v))))
+            .filter(|(id, g)| g.txn_offsets.contains_key(&producer_id) && self.inner.store.partition_of(id) == partition)
+            .map(|(id, _)| id.clone())
             .collect();
-        if let Err(e) = self.inner.store.append(group_id, writes) {
-            // Keep them staged so a retried EndTxn can still make them visible.
-            group.txn_offsets.insert(producer_id, staged);
-            return Err(e);
+        for id in ended {
+            let Some(group) = groups.get_mut(&id) else { continue };
+            let Some(staged) = group.txn_offsets.remove(&producer_id) else { continue };
+            if commit {
+                for (key, pending) in staged {
+                    supersede(group, &key, pending.position);
+                    group.offsets.insert(key, pending.value);
+                }
+            } else if group.is_forgettable() {
+                groups.remove(&id);
+            }
         }
-        group.offsets.extend(staged);
         Ok(())
     }
 }

@@ -28,6 +28,19 @@ pub(crate) struct OffsetValue {
     pub(crate) commit_timestamp: i64,
 }
 
+/// A transaction's offset not yet ended by its marker, with where its record lies in `__consumer_offsets`: a
+/// record later in the log for the same key (a plain commit, a tombstone, another transaction's committed
+/// offset) supersedes it, as compaction, which keeps the latest record per key, would.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct PendingOffset {
+    /// Offset of its record in the group's `__consumer_offsets` partition.
+    pub(crate) position: i64,
+    pub(crate) value: OffsetValue,
+}
+
+/// A group's pending transactional offsets: producer id -> (topic, partition) -> offset.
+pub(crate) type PendingByProducer = std::collections::HashMap<i64, std::collections::BTreeMap<(String, i32), PendingOffset>>;
+
 /// One member in a stored group metadata value.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct StoredMember {

@@ -1,7 +1,9 @@
 //! `__consumer_offsets`: the compacted internal topic holding committed offsets and group metadata. Writes
-//! go through [`PartitionLog::append`] as ordinary v2 batches; at start the whole topic is replayed.
+//! go through [`PartitionLog::append`] as ordinary v2 batches, except TxnOffsetCommit's, which are
+//! transactional batches of the producer ended by the transaction coordinator's markers; at start the whole
+//! topic is replayed as a read_committed reader would see it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
@@ -11,8 +13,8 @@ use kafka_protocol::records::{
 use kafka_protocol::ResponseError;
 
 use super::now_ms;
-use super::records::{self, GroupValue, OffsetValue, RecordKey};
-use crate::log::PartitionLog;
+use super::records::{self, GroupValue, OffsetValue, PendingOffset, RecordKey};
+use crate::log::{AppendError, PartitionLog};
 use crate::topics::{Topic, TopicRegistry};
 use crate::BrokerError;
 
@@ -31,6 +33,8 @@ pub(crate) struct Loaded {
     pub(crate) groups: BTreeMap<String, GroupValue>,
     /// The records of consumer-protocol groups, per group.
     pub(crate) consumer: BTreeMap<String, super::consumer::persist::LoadedGroup>,
+    /// Offsets of transactions with no marker yet, per group and producer id.
+    pub(crate) pending: BTreeMap<String, records::PendingByProducer>,
 }
 
 /// The `__consumer_offsets` topic, opened (or created) once at start.
@@ -90,35 +94,42 @@ impl OffsetsLog {
             return Ok(());
         }
         let log = self.log(group_id)?;
-        let now = now_ms();
-        let batch: Vec<Record> = writes
-            .into_iter()
-            .enumerate()
-            .map(|(i, (key, value))| Record {
-                transactional: false,
-                control: false,
-                delete_horizon: false,
-                partition_leader_epoch: -1,
-                producer_id: -1,
-                producer_epoch: -1,
-                timestamp_type: TimestampType::Creation,
-                offset: i as i64,
-                sequence: -1,
-                timestamp: now,
-                key: Some(key),
-                value,
-                headers: Default::default(),
-            })
-            .collect();
-        let mut buf = BytesMut::new();
-        let options = RecordEncodeOptions { version: 2, compression: Compression::None };
-        if let Err(e) = RecordBatchEncoder::encode(&mut buf, &batch, &options) {
-            tracing::error!(group = group_id, error = %e, "cannot encode a {OFFSETS_TOPIC} batch (a bug)");
-            return Err(ResponseError::UnknownServerError);
-        }
-        log.append(&buf, now).map(|_| ()).map_err(|e| {
+        let buf = encode(group_id, writes, None)?;
+        log.append(&buf, now_ms()).map(|_| ()).map_err(|e| {
             tracing::error!(group = group_id, error = %e, "cannot append to {OFFSETS_TOPIC}");
             ResponseError::CoordinatorNotAvailable
+        })
+    }
+
+    /// Appends the offsets of a transaction (TxnOffsetCommit) as one transactional batch of `producer_id` at
+    /// `epoch`: replay ignores them until a COMMIT marker of that producer follows in the same partition. The
+    /// batch goes through the partition's producer state like a producer's own, so it opens the producer's
+    /// transaction there (the marker closes it) and a fenced epoch is refused. Callers hold the groups lock,
+    /// the only writer of the topic, so the sequence read here is still the next one at the append. Answers the
+    /// offset of the first record; `writes` must not be empty.
+    pub(crate) fn append_txn(
+        &self,
+        group_id: &str,
+        producer_id: i64,
+        epoch: i16,
+        writes: Vec<Write>,
+    ) -> Result<i64, ResponseError> {
+        let log = self.log(group_id)?;
+        let sequence = {
+            let state = log.lock_state();
+            match state.producers.producers.get(&producer_id) {
+                // Sequences restart at 0 with each epoch; an older epoch is refused by the append below.
+                Some(entry) if entry.epoch == epoch => entry.last_seq().wrapping_add(1).max(0),
+                _ => 0,
+            }
+        };
+        let buf = encode(group_id, writes, Some((producer_id, epoch, sequence)))?;
+        log.append(&buf, now_ms()).map(|info| info.base_offset).map_err(|e| match e {
+            AppendError::InvalidProducerEpoch(_) => ResponseError::InvalidProducerEpoch,
+            e => {
+                tracing::error!(group = group_id, producer_id, error = %e, "cannot append transactional offsets to {OFFSETS_TOPIC}");
+                ResponseError::CoordinatorNotAvailable
+            }
         })
     }
 
@@ -127,6 +138,8 @@ impl OffsetsLog {
     pub(crate) fn replay(&self) -> Loaded {
         let mut loaded = Loaded::default();
         for (index, log) in self.topic.partitions().iter().enumerate() {
+            // Transactions are per partition: a marker ends its producer's records in its own partition only.
+            let mut txns = PendingTxns::default();
             let mut offset = log.log_start_offset();
             let end = log.log_end_offset();
             while offset < end {
@@ -164,9 +177,7 @@ impl OffsetsLog {
                         match RecordBatchDecoder::decode(&mut one) {
                             Ok(set) => {
                                 for record in set.records {
-                                    if !record.control {
-                                        apply(&mut loaded, record.key, record.value);
-                                    }
+                                    txns.record(&mut loaded, record);
                                 }
                             }
                             Err(e) => {
@@ -180,8 +191,126 @@ impl OffsetsLog {
                     break;
                 }
             }
+            txns.finish(&mut loaded);
         }
         loaded
+    }
+}
+
+/// Encodes `writes` as one v2 batch: plain, or transactional for (producer id, epoch, first sequence).
+fn encode(group_id: &str, writes: Vec<Write>, txn: Option<(i64, i16, i32)>) -> Result<BytesMut, ResponseError> {
+    let now = now_ms();
+    let (producer_id, producer_epoch, sequence) = txn.unwrap_or((-1, -1, -1));
+    let batch: Vec<Record> = writes
+        .into_iter()
+        .enumerate()
+        .map(|(i, (key, value))| Record {
+            transactional: txn.is_some(),
+            control: false,
+            delete_horizon: false,
+            partition_leader_epoch: -1,
+            producer_id,
+            producer_epoch,
+            timestamp_type: TimestampType::Creation,
+            offset: i as i64,
+            sequence: if txn.is_some() { sequence.wrapping_add(i as i32) } else { -1 },
+            timestamp: now,
+            key: Some(key),
+            value,
+            headers: Default::default(),
+        })
+        .collect();
+    let mut buf = BytesMut::new();
+    let options = RecordEncodeOptions { version: 2, compression: Compression::None };
+    if let Err(e) = RecordBatchEncoder::encode(&mut buf, &batch, &options) {
+        tracing::error!(group = group_id, error = %e, "cannot encode a {OFFSETS_TOPIC} batch (a bug)");
+        return Err(ResponseError::UnknownServerError);
+    }
+    Ok(buf)
+}
+
+/// A control record's type, from its key `version i16 | type i16` (0 ABORT, 1 COMMIT); `None` if unreadable.
+fn marker_commits(key: Option<&Bytes>) -> Option<bool> {
+    match key.map(|k| k.as_ref()) {
+        Some([_, _, 0, 0, ..]) => Some(false),
+        Some([_, _, 0, 1, ..]) => Some(true),
+        _ => None,
+    }
+}
+
+/// One transactional record waiting for its marker: its offset, key and value.
+type PendingRecord = (i64, Bytes, Option<Bytes>);
+
+/// Transactional records of one partition not yet ended by a marker, per producer id, in log order.
+#[derive(Debug, Default)]
+pub(crate) struct PendingTxns {
+    open: HashMap<i64, Vec<PendingRecord>>,
+}
+
+impl PendingTxns {
+    /// Folds one record read from the partition: plain records apply at once, transactional ones wait for their
+    /// producer's marker, which applies them (COMMIT) or drops them (ABORT), as a read_committed reader sees them.
+    /// A record supersedes the pending ones of the same key before it (see [`PendingOffset`]).
+    pub(crate) fn record(&mut self, loaded: &mut Loaded, record: Record) {
+        match (record.control, record.transactional) {
+            (true, _) => {
+                let writes = self.open.remove(&record.producer_id).unwrap_or_default();
+                match marker_commits(record.key.as_ref()) {
+                    Some(true) => {
+                        for (position, key, value) in writes {
+                            self.supersede(&key, position);
+                            apply(loaded, Some(key), value);
+                        }
+                    }
+                    Some(false) => {}
+                    None => tracing::warn!(
+                        producer_id = record.producer_id,
+                        "unreadable transaction marker in {OFFSETS_TOPIC}; dropping its transaction's offsets"
+                    ),
+                }
+            }
+            (false, true) => {
+                if let Some(key) = record.key {
+                    self.open.entry(record.producer_id).or_default().push((record.offset, key, record.value));
+                }
+            }
+            (false, false) => {
+                if let Some(key) = &record.key {
+                    self.supersede(key, record.offset);
+                }
+                apply(loaded, record.key, record.value)
+            }
+        }
+    }
+
+    /// Drops pending records of `key` that lie before `position`.
+    fn supersede(&mut self, key: &Bytes, position: i64) {
+        for writes in self.open.values_mut() {
+            writes.retain(|(at, k, _)| k != key || *at >= position);
+        }
+    }
+
+    /// The end of the partition: transactions without marker stay pending; the transaction coordinator ends
+    /// them (its recovery writes the marker of a prepared transaction; a timeout aborts an open one).
+    pub(crate) fn finish(self, loaded: &mut Loaded) {
+        for (producer_id, writes) in self.open {
+            for (position, key, value) in writes {
+                let decoded = records::decode_key(key).map_err(|e| e.to_string());
+                let value = value.map(|v| records::decode_offset_value(v).map_err(|e| e.to_string()));
+                match (decoded, value) {
+                    (Ok(RecordKey::Offset { group, topic, partition }), Some(Ok(value))) => {
+                        let staged = loaded.pending.entry(group).or_default().entry(producer_id).or_default();
+                        staged.insert((topic, partition), PendingOffset { position, value });
+                    }
+                    (key, value) => tracing::warn!(
+                        producer_id,
+                        ?key,
+                        ?value,
+                        "skipping a pending transactional record of {OFFSETS_TOPIC} that is not an offset commit"
+                    ),
+                }
+            }
+        }
     }
 }
 

@@ -224,20 +224,80 @@ async fn offsets_are_checked_stored_and_survive_a_reopen() {
     assert_eq!(coord.describe("g").map(|d| d.state), Some("Empty".to_string()), "groups come back empty");
 }
 
+/// Ends `producer_id`'s transaction in `group`'s offsets partition as the transaction coordinator does: its
+/// marker in the partition, then the staged offsets completed.
+fn end_txn(fx: &Fixture, coord: &GroupCoordinator, group: &str, producer_id: i64, epoch: i16, commit: bool) {
+    coord
+        .finish_transaction_offsets(group, producer_id, commit, |(topic, partition)| {
+            let log = fx.topics.get(topic).and_then(|t| t.partition(*partition)).expect("offsets partition");
+            log.write_txn_marker(producer_id, epoch, commit, 0, now_ms()).expect("marker written");
+            Ok(true)
+        })
+        .expect("transaction ended");
+}
+
+fn txn_offset(topic: &str, offset: i64) -> TxnOffset {
+    TxnOffset { topic: topic.into(), partition: 0, offset, leader_epoch: -1, metadata: None }
+}
+
+fn offsets_of(coord: &GroupCoordinator, group: &str) -> Vec<(String, i64, Option<ResponseError>)> {
+    coord.fetch(group, None, true).into_iter().map(|f| (f.topic, f.offset, f.error)).collect()
+}
+
 #[tokio::test(start_paused = true)]
 async fn transactional_offsets_appear_on_commit_and_vanish_on_abort() {
     let fx = Fixture::new();
     let coord = fx.open().await;
-    let offset = |o| TxnOffset { topic: "t".into(), partition: 0, offset: o, leader_epoch: -1, metadata: None };
-    coord.stage_txn_offsets("g", 7, 0, vec![offset(10)]).await.expect("staged");
+    coord.stage_txn_offsets("g", 7, 0, vec![txn_offset("t", 10)], || Ok(())).await.expect("staged");
     let unstable = coord.fetch("g", Some(vec![("t".into(), vec![0])]), true);
     assert_eq!(unstable[0].error, Some(ResponseError::UnstableOffsetCommit));
     assert_eq!(coord.fetch("g", Some(vec![("t".into(), vec![0])]), false)[0].offset, -1);
-    coord.complete_transaction("g", 7, true).await.expect("committed");
+    end_txn(&fx, &coord, "g", 7, 0, true);
     assert_eq!(coord.fetch("g", None, true)[0].offset, 10);
-    coord.stage_txn_offsets("g", 8, 0, vec![offset(20)]).await.expect("staged");
-    coord.complete_transaction("g", 8, false).await.expect("aborted");
+    coord.stage_txn_offsets("g", 8, 0, vec![txn_offset("t", 20)], || Ok(())).await.expect("staged");
+    end_txn(&fx, &coord, "g", 8, 0, false);
     assert_eq!(coord.fetch("g", None, true)[0].offset, 10);
+    let refused = coord.stage_txn_offsets("g", 9, 0, vec![txn_offset("t", 30)], || Err(ResponseError::InvalidTxnState));
+    assert_eq!(refused.await, Err(ResponseError::InvalidTxnState));
+    drop(coord);
+    let coord = fx.open().await;
+    assert_eq!(offsets_of(&coord, "g"), [("t".to_string(), 10, None)], "replay matches: committed kept, aborted dropped");
+}
+
+/// Transactional offsets are in `__consumer_offsets` from TxnOffsetCommit on: replay keeps them pending per
+/// producer until that producer's marker in the partition, which commits or drops them; a marker written after
+/// the restart (the transaction coordinator's recovery) completes what replay left pending. A later plain
+/// commit of the same partition wins over a pending offset, in memory and at replay, as compaction would.
+#[tokio::test(start_paused = true)]
+async fn replay_keeps_transactional_offsets_pending_until_their_marker() {
+    let fx = Fixture::new();
+    {
+        let coord = fx.open().await;
+        coord.stage_txn_offsets("g", 1, 0, vec![txn_offset("a", 5)], || Ok(())).await.expect("staged");
+        coord.stage_txn_offsets("g", 2, 3, vec![txn_offset("b", 6)], || Ok(())).await.expect("staged");
+        coord.stage_txn_offsets("g", 3, 0, vec![txn_offset("c", 7)], || Ok(())).await.expect("staged");
+        coord.stage_txn_offsets("g", 4, 0, vec![txn_offset("d", 8)], || Ok(())).await.expect("staged");
+        let plain = CommitOffset { topic: "d".into(), partition: 0, offset: 9, leader_epoch: -1, metadata: None };
+        coord.commit("g", "", None, -1, &[plain]).expect("plain commit");
+        end_txn(&fx, &coord, "g", 1, 0, true);
+        end_txn(&fx, &coord, "g", 2, 3, false);
+        end_txn(&fx, &coord, "g", 4, 0, true);
+        assert_eq!(
+            offsets_of(&coord, "g"),
+            [("a".to_string(), 5, None), ("d".to_string(), 9, None)],
+            "a committed, b aborted, c pending and invisible, d superseded by the later plain commit"
+        );
+    }
+    let coord = fx.open().await;
+    assert_eq!(offsets_of(&coord, "g"), [("a".to_string(), 5, None), ("d".to_string(), 9, None)]);
+    let c = coord.fetch("g", Some(vec![("c".into(), vec![0])]), true);
+    assert_eq!(c[0].error, Some(ResponseError::UnstableOffsetCommit), "c is still pending after the restart");
+    end_txn(&fx, &coord, "g", 3, 0, true);
+    let committed = [("a".to_string(), 5, None), ("c".to_string(), 7, None), ("d".to_string(), 9, None)];
+    assert_eq!(offsets_of(&coord, "g"), committed);
+    drop(coord);
+    let coord = fx.open().await;
+    assert_eq!(offsets_of(&coord, "g"), committed, "the marker written after the restart is what replay sees");
 }
 
 /// A consumer-protocol group comes back from `__consumer_offsets` with its members, epochs and assignments;

@@ -1,7 +1,8 @@
 //! The transaction coordinator and producer ids: hands out producer ids and epochs (InitProducerId), tracks each
 //! transactional id's transaction (the partitions and groups in it), and ends transactions by writing COMMIT or
-//! ABORT markers to every partition in them. State lives in the compacted `__transaction_state` topic, one record
-//! per change, replayed at open; a transactional id belongs to partition `abs(hashCode) % n`, as in Kafka.
+//! ABORT markers to every partition in them and to the `__consumer_offsets` partition of every group in them.
+//! State lives in the compacted `__transaction_state` topic, one record per change, replayed at open; a
+//! transactional id belongs to partition `abs(hashCode) % n`, as in Kafka.
 //!
 //! # Layout
 //! - [`state`]: one transactional id's metadata and its state machine (pure).
@@ -64,8 +65,8 @@ struct Inner {
     partitions: i32,
     max_timeout_ms: i64,
     state: Mutex<State>,
-    /// Where a transaction's staged offsets are made visible or dropped when it ends, by whichever path ends
-    /// it (EndTxn, a fencing InitProducerId, the timeout task, recovery at start).
+    /// Where a transaction's offsets get their marker and are made visible or dropped when it ends, by whichever
+    /// path ends it (EndTxn, a fencing InitProducerId, the timeout task, recovery at start).
     groups: Arc<GroupCoordinator>,
 }
 
@@ -215,6 +216,27 @@ impl TxnCoordinator {
         let m = state.txns.get(transactional_id).ok_or(ResponseError::InvalidProducerIdMapping)?;
         m.check_producer(producer_id, epoch)?;
         if m.state == TxnState::Ongoing && m.partitions.contains(partition) {
+            Ok(())
+        } else {
+            Err(ResponseError::InvalidTxnState)
+        }
+    }
+
+    /// TxnOffsetCommit's check: the producer's transaction is open and holds `group_id` (AddOffsetsToTxn came
+    /// first), so the offsets it writes to `__consumer_offsets` get a marker when it ends. Without it, a stray
+    /// commit would leave a transaction open in that partition forever, holding its last stable offset (and with
+    /// it compaction) back.
+    pub fn verify_group(
+        &self,
+        transactional_id: &str,
+        producer_id: i64,
+        epoch: i16,
+        group_id: &str,
+    ) -> Result<(), ResponseError> {
+        let state = self.inner.state.lock();
+        let m = state.txns.get(transactional_id).ok_or(ResponseError::InvalidProducerIdMapping)?;
+        m.check_producer(producer_id, epoch)?;
+        if m.state == TxnState::Ongoing && m.groups.contains(group_id) {
             Ok(())
         } else {
             Err(ResponseError::InvalidTxnState)
@@ -420,9 +442,22 @@ impl Inner {
             }
         }
         for group in &c.groups {
-            // The groups' offsets are the transaction's marker in `__consumer_offsets`: a commit that cannot be
-            // written leaves the transaction prepared (and the offsets staged) for a retry; a repeat is a no-op.
-            if let Err(e) = self.groups.finish_transaction_offsets(group, c.producer_id, c.commit) {
+            // The group's offsets partition gets its marker like any partition of the transaction; the group
+            // coordinator writes it under its own lock and then completes the staged offsets. A marker that cannot
+            // be written for lack of storage leaves the transaction prepared (and the offsets pending) for a retry.
+            let written = self.groups.finish_transaction_offsets(group, c.producer_id, c.commit, |tp| {
+                match write_marker(&self.topics, tp, c.producer_id, c.epoch, c.commit, COORDINATOR_EPOCH) {
+                    Ok(()) => Ok(true),
+                    Err(e @ (ResponseError::KafkaStorageError | ResponseError::UnknownTopicOrPartition)) => Err(e),
+                    Err(e) => {
+                        // Refused (a newer epoch of the producer already wrote there): as for a data partition,
+                        // skip it; the offsets stay as the log has them, for that newer epoch's marker to end.
+                        tracing::warn!(transactional_id, %group, error = ?e, "skipped an offsets partition marker");
+                        Ok(false)
+                    }
+                }
+            });
+            if let Err(e) = written {
                 tracing::warn!(transactional_id, %group, error = ?e, "could not complete a transaction's offsets");
                 return Err(e);
             }

@@ -113,8 +113,8 @@ pub(crate) struct ClassicGroup {
     next_seq: u64,
     /// Committed offsets: (topic, partition) -> offset.
     pub(crate) offsets: BTreeMap<(String, i32), OffsetValue>,
-    /// Offsets of open transactions, by producer id; invisible until the transaction commits.
-    pub(crate) txn_offsets: HashMap<i64, BTreeMap<(String, i32), OffsetValue>>,
+    /// Offsets of open transactions, by producer id; invisible until the transaction's marker commits them.
+    pub(crate) txn_offsets: records::PendingByProducer,
     /// Wakes the group's timer task when a deadline moves earlier.
     pub(crate) notify: Arc<Notify>,
     pub(crate) timer_running: bool,
