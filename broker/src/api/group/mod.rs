@@ -78,6 +78,23 @@ fn partition_exists(shared: &Shared, topic: &str, partition: i32) -> bool {
 /// Kafka's `offset.metadata.max.bytes` default: longer commit metadata is refused.
 const MAX_METADATA_BYTES: usize = 4096;
 
+/// Checks one partition of an OffsetCommit or TxnOffsetCommit: the refusal to answer for it, or `None`
+/// once the offset has joined `accepted`.
+fn accept_offset(
+    shared: &Shared,
+    accepted: &mut Vec<crate::coordinator::group::CommitOffset>,
+    offset: crate::coordinator::group::CommitOffset,
+) -> Option<kafka_protocol::ResponseError> {
+    if !partition_exists(shared, &offset.topic, offset.partition) {
+        return Some(kafka_protocol::ResponseError::UnknownTopicOrPartition);
+    }
+    if offset.metadata.as_ref().is_some_and(|m| m.len() > MAX_METADATA_BYTES) {
+        return Some(kafka_protocol::ResponseError::OffsetMetadataTooLarge);
+    }
+    accepted.push(offset);
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use kafka_protocol::messages::*;

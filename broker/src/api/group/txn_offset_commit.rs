@@ -11,9 +11,9 @@ use kafka_protocol::messages::{
 };
 use kafka_protocol::ResponseError;
 
-use super::{partition_exists, MAX_METADATA_BYTES};
+use super::accept_offset;
 use crate::api::{Handler, Reply};
-use crate::coordinator::group::TxnOffset;
+use crate::coordinator::group::CommitOffset;
 use crate::server::Shared;
 
 pub(crate) struct TxnOffsetCommit;
@@ -33,20 +33,14 @@ impl Handler for TxnOffsetCommit {
                 .partitions
                 .iter()
                 .map(|p| {
-                    if !partition_exists(shared, &name, p.partition_index) {
-                        return Some(ResponseError::UnknownTopicOrPartition);
-                    }
-                    if p.committed_metadata.as_ref().is_some_and(|m| m.len() > MAX_METADATA_BYTES) {
-                        return Some(ResponseError::OffsetMetadataTooLarge);
-                    }
-                    staged.push(TxnOffset {
+                    let offset = CommitOffset {
                         topic: name.clone(),
                         partition: p.partition_index,
                         offset: p.committed_offset,
                         leader_epoch: p.committed_leader_epoch,
                         metadata: p.committed_metadata.as_ref().map(|m| m.to_string()),
-                    });
-                    None
+                    };
+                    accept_offset(shared, &mut staged, offset)
                 })
                 .collect();
             verdicts.push(verdict);

@@ -36,22 +36,9 @@ use self::store::OffsetsLog;
 use crate::topics::TopicRegistry;
 use crate::{BrokerConfig, BrokerError};
 
-pub(crate) use self::offsets::{CommitOffset, FetchedOffset};
+pub use self::offsets::CommitOffset;
+pub(crate) use self::offsets::FetchedOffset;
 
-/// One offset committed inside a transaction, visible only once the transaction commits.
-#[derive(Debug, Clone)]
-pub struct TxnOffset {
-    /// Topic name.
-    pub topic: String,
-    /// Partition index.
-    pub partition: i32,
-    /// The committed offset.
-    pub offset: i64,
-    /// The leader epoch the consumer saw, or -1.
-    pub leader_epoch: i32,
-    /// Client metadata stored with the offset.
-    pub metadata: Option<String>,
-}
 
 /// A JoinGroup request, in the coordinator's terms.
 #[derive(Debug, Clone)]
@@ -471,7 +458,7 @@ impl GroupCoordinator {
         group_id: &str,
         producer_id: i64,
         producer_epoch: i16,
-        offsets: Vec<TxnOffset>,
+        offsets: Vec<CommitOffset>,
         check: impl FnOnce() -> Result<(), ResponseError>,
     ) -> Result<(), ResponseError> {
         self.stage_txn(group_id, producer_id, producer_epoch, offsets, check)

@@ -13,16 +13,21 @@ use tokio::time::Instant;
 
 use super::classic::{ClassicGroup, GroupState};
 use super::records::{self, OffsetValue, PendingOffset};
-use super::{now_ms, GroupCoordinator, TxnOffset};
+use super::{now_ms, GroupCoordinator};
 
 /// One partition's offset in an OffsetCommit.
 #[derive(Debug, Clone)]
-pub(crate) struct CommitOffset {
-    pub(crate) topic: String,
-    pub(crate) partition: i32,
-    pub(crate) offset: i64,
-    pub(crate) leader_epoch: i32,
-    pub(crate) metadata: Option<String>,
+pub struct CommitOffset {
+    /// Topic name.
+    pub topic: String,
+    /// Partition index.
+    pub partition: i32,
+    /// The committed offset.
+    pub offset: i64,
+    /// The leader epoch the consumer saw, or -1.
+    pub leader_epoch: i32,
+    /// Client metadata stored with the offset.
+    pub metadata: Option<String>,
 }
 
 /// One partition's answer to OffsetFetch.
@@ -271,7 +276,7 @@ impl GroupCoordinator {
         group_id: &str,
         producer_id: i64,
         producer_epoch: i16,
-        offsets: Vec<TxnOffset>,
+        offsets: Vec<CommitOffset>,
         check: impl FnOnce() -> Result<(), ResponseError>,
     ) -> Result<(), ResponseError> {
         if group_id.is_empty() {

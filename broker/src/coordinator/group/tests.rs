@@ -236,8 +236,8 @@ fn end_txn(fx: &Fixture, coord: &GroupCoordinator, group: &str, producer_id: i64
         .expect("transaction ended");
 }
 
-fn txn_offset(topic: &str, offset: i64) -> TxnOffset {
-    TxnOffset { topic: topic.into(), partition: 0, offset, leader_epoch: -1, metadata: None }
+fn txn_offset(topic: &str, offset: i64) -> CommitOffset {
+    CommitOffset { topic: topic.into(), partition: 0, offset, leader_epoch: -1, metadata: None }
 }
 
 fn offsets_of(coord: &GroupCoordinator, group: &str) -> Vec<(String, i64, Option<ResponseError>)> {
