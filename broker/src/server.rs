@@ -52,6 +52,7 @@ impl Broker {
     /// Opens the data dir (recovering every log), binds the listener and starts serving.
     pub async fn start(config: BrokerConfig) -> Result<BrokerHandle, BrokerError> {
         config.validate()?;
+        raise_open_file_limit();
         let data_dir = config.data_dir.clone();
         std::fs::create_dir_all(&data_dir)
             .map_err(|source| BrokerError::DataDir { path: data_dir.clone(), source })?;
@@ -111,6 +112,22 @@ impl BrokerHandle {
             .map_err(|e| BrokerError::Io(std::io::Error::other(format!("close task failed: {e}"))))?;
         tracing::info!("broker stopped");
         Ok(())
+    }
+}
+
+/// Raises the soft limit on open files to the hard limit, as Kafka's docs ask operators to do: every segment of
+/// every partition keeps its log file open, so the common default soft limit of 1,024 is exhausted by about
+/// 900 partitions (the data dir then fails with EMFILE). Raising the soft limit up to the hard one needs no
+/// privilege; failure only leaves the old limit and a warning.
+fn raise_open_file_limit() {
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    match getrlimit(Resource::RLIMIT_NOFILE) {
+        Ok((soft, hard)) if soft < hard => match setrlimit(Resource::RLIMIT_NOFILE, hard, hard) {
+            Ok(()) => tracing::info!(from = soft, to = hard, "raised the soft limit on open files to the hard limit"),
+            Err(e) => tracing::warn!(soft, hard, error = %e, "could not raise the soft limit on open files"),
+        },
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "could not read the limit on open files"),
     }
 }
 
