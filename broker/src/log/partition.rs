@@ -433,7 +433,8 @@ impl PartitionLog {
     /// `offset` equal to the log end gives an empty result; below the log start or beyond the log end is
     /// [`ReadError::OffsetOutOfRange`].
     pub fn read(&self, offset: i64, max_bytes: u32, upper_bound: i64) -> Result<ReadResult, ReadError> {
-        // Plan under the lock: which files, from where, up to which size.
+        // Plan under the lock: which files, from where, up to which size, and the index entries that let the walk
+        // below skip runs of batches without reading their headers. No I/O here: appends wait on this lock.
         let (plan, log_start, log_end, lso) = {
             let state = self.state.lock();
             let (log_start, log_end) = (state.log_start, state.log_end());
@@ -442,11 +443,11 @@ impl PartitionLog {
                 return Err(ReadError::OffsetOutOfRange { requested: offset, log_start, log_end });
             }
             let mut plan = Vec::new();
-            if offset < log_end.min(upper_bound) {
+            let end = log_end.min(upper_bound);
+            if offset < end {
                 let first = state.segment_index_for(offset);
                 for (i, s) in state.segments.iter().enumerate().skip(first) {
-                    let start = if i == first { u64::from(s.index.position_for(s.rel(offset))) } else { 0 };
-                    plan.push((s.file.clone(), start, s.size));
+                    plan.push(plan_segment(s, (i == first).then_some(offset), max_bytes, end));
                 }
             }
             (plan, log_start, log_end, lso)
@@ -454,10 +455,26 @@ impl PartitionLog {
         let end = log_end.min(upper_bound);
         let mut slices = Vec::new();
         let mut total: u64 = 0;
-        'segments: for (file, start, size) in plan {
+        'segments: for seg in plan {
+            let SegmentPlan { file, start, size, marks } = seg;
             let mut pos = start;
             let mut slice_start = None;
             while pos < size {
+                if total > 0 {
+                    // Every batch before a mark ends below the mark's offset, so if the mark is at or below `end`
+                    // and the bytes up to it fit, the walk would take all those batches: jump instead of reading
+                    // one header per batch.
+                    let budget = u64::from(max_bytes).saturating_sub(total);
+                    let fits = marks.partition_point(|&(o, p)| o <= end && p <= pos.saturating_add(budget));
+                    if let Some(&(_, p)) = fits.checked_sub(1).and_then(|k| marks.get(k)) {
+                        if p > pos {
+                            slice_start.get_or_insert(pos);
+                            total += p - pos;
+                            pos = p;
+                            continue;
+                        }
+                    }
+                }
                 let Some(h) = segment::read_header_at(&file, pos)? else {
                     return Err(ReadError::Io(std::io::Error::other(format!(
                         "no valid batch header at position {pos} of a segment below its size {size}"
@@ -564,4 +581,48 @@ fn push_slice(slices: &mut Vec<FileSlice>, file: &Arc<File>, start: Option<u64>,
             slices.push(FileSlice { file: file.clone(), position: start, len });
         }
     }
+}
+
+/// What [`PartitionLog::read`] copies out of one segment under the lock.
+struct SegmentPlan {
+    file: Arc<File>,
+    /// Where the walk starts: the indexed batch at or before the requested offset, or 0.
+    start: u64,
+    size: u64,
+    /// Batch starts after `start` as (absolute base offset, position), both increasing, ending with the segment's
+    /// end as (next offset, size): the places the walk may jump to.
+    marks: Vec<(i64, u64)>,
+}
+
+/// Plans the read of segment `s`: from the batch holding `offset` when it is the first segment read (`Some`), else
+/// from its start. Only the index entries a read of `max_bytes` below `end` could jump to are copied, so the time
+/// under the lock grows with `max_bytes` / `index.interval.bytes`, not with the segment. Fewer marks only make the
+/// walk read more headers; they never change its result.
+fn plan_segment(s: &Segment, offset: Option<i64>, max_bytes: u32, end: i64) -> SegmentPlan {
+    let entries = &s.index.offsets;
+    let (start, from, reach) = match offset {
+        Some(offset) => {
+            let rel = s.rel(offset);
+            let after = entries.partition_point(|&(r, _)| r <= rel);
+            let start = after.checked_sub(1).and_then(|i| entries.get(i)).map_or(0, |&(_, p)| u64::from(p));
+            // The first batch returned starts at or before the next indexed batch (whose base is above `offset`), and
+            // nothing is jumped to beyond max_bytes past the first batch.
+            let first_by = entries.get(after).map_or(s.size, |&(_, p)| u64::from(p));
+            (start, after, first_by)
+        }
+        None => (0, 0, 0),
+    };
+    let limit = reach.saturating_add(u64::from(max_bytes));
+    let mut marks = Vec::new();
+    for &(rel, p) in entries.get(from..).unwrap_or_default() {
+        let (o, p) = (s.base_offset + i64::from(rel), u64::from(p));
+        if o > end || p > limit || p >= s.size {
+            break;
+        }
+        if p > start {
+            marks.push((o, p));
+        }
+    }
+    marks.push((s.next_offset, s.size));
+    SegmentPlan { file: s.file.clone(), start, size: s.size, marks }
 }
