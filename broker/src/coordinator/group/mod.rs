@@ -446,35 +446,4 @@ impl GroupCoordinator {
         tracing::info!(group = group_id, "deleted group");
         Ok(())
     }
-
-    /// TxnOffsetCommit: appends offsets of a transaction to `__consumer_offsets` as a transactional batch of
-    /// the producer; they stay invisible to OffsetFetch until the transaction's marker commits them
-    /// ([`GroupCoordinator::finish_transaction_offsets`]).
-    /// `check` runs under the groups lock, right before the append: the transaction coordinator's word that
-    /// the transaction is open with this group, which cannot change before the append (its marker waits for
-    /// the lock).
-    pub async fn stage_txn_offsets(
-        &self,
-        group_id: &str,
-        producer_id: i64,
-        producer_epoch: i16,
-        offsets: Vec<CommitOffset>,
-        check: impl FnOnce() -> Result<(), ResponseError>,
-    ) -> Result<(), ResponseError> {
-        self.stage_txn(group_id, producer_id, producer_epoch, offsets, check)
-    }
-
-    /// Ends a transaction in `group_id`'s `__consumer_offsets` partition: `write_marker` (the transaction
-    /// coordinator's marker path, given the partition) writes the COMMIT or ABORT marker and answers whether it
-    /// did, then the transaction's staged offsets become visible (commit) or are dropped (abort). Called from blocking tasks: it takes a
-    /// lock and appends to the page cache. A repeat finds nothing staged and only writes another marker.
-    pub fn finish_transaction_offsets(
-        &self,
-        group_id: &str,
-        producer_id: i64,
-        commit: bool,
-        write_marker: impl FnOnce(&(String, i32)) -> Result<bool, ResponseError>,
-    ) -> Result<(), ResponseError> {
-        self.finish_txn(group_id, producer_id, commit, write_marker)
-    }
 }

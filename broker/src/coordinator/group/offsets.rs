@@ -271,7 +271,12 @@ impl GroupCoordinator {
         Ok(())
     }
 
-    pub(super) fn stage_txn(
+    /// TxnOffsetCommit: appends offsets of a transaction to `__consumer_offsets` as a transactional batch of
+    /// the producer; they stay invisible to OffsetFetch until the transaction's marker commits them
+    /// ([`GroupCoordinator::finish_transaction_offsets`]). `check` runs under the groups lock, right before the
+    /// append: the transaction coordinator's word that the transaction is open with this group, which cannot
+    /// change before the append (its marker waits for the lock).
+    pub fn stage_txn_offsets(
         &self,
         group_id: &str,
         producer_id: i64,
@@ -321,7 +326,7 @@ impl GroupCoordinator {
     /// writer of the topic, so no offset commit can slip between the marker and its effect in memory.
     /// `write_marker` answers whether the marker was written; if not, nothing changes (the offsets stay pending,
     /// as in the log).
-    pub(super) fn finish_txn(
+    pub fn finish_transaction_offsets(
         &self,
         group_id: &str,
         producer_id: i64,

@@ -248,17 +248,17 @@ fn offsets_of(coord: &GroupCoordinator, group: &str) -> Vec<(String, i64, Option
 async fn transactional_offsets_appear_on_commit_and_vanish_on_abort() {
     let fx = Fixture::new();
     let coord = fx.open().await;
-    coord.stage_txn_offsets("g", 7, 0, vec![txn_offset("t", 10)], || Ok(())).await.expect("staged");
+    coord.stage_txn_offsets("g", 7, 0, vec![txn_offset("t", 10)], || Ok(())).expect("staged");
     let unstable = coord.fetch("g", Some(vec![("t".into(), vec![0])]), true);
     assert_eq!(unstable[0].error, Some(ResponseError::UnstableOffsetCommit));
     assert_eq!(coord.fetch("g", Some(vec![("t".into(), vec![0])]), false)[0].offset, -1);
     end_txn(&fx, &coord, "g", 7, 0, true);
     assert_eq!(coord.fetch("g", None, true)[0].offset, 10);
-    coord.stage_txn_offsets("g", 8, 0, vec![txn_offset("t", 20)], || Ok(())).await.expect("staged");
+    coord.stage_txn_offsets("g", 8, 0, vec![txn_offset("t", 20)], || Ok(())).expect("staged");
     end_txn(&fx, &coord, "g", 8, 0, false);
     assert_eq!(coord.fetch("g", None, true)[0].offset, 10);
     let refused = coord.stage_txn_offsets("g", 9, 0, vec![txn_offset("t", 30)], || Err(ResponseError::InvalidTxnState));
-    assert_eq!(refused.await, Err(ResponseError::InvalidTxnState));
+    assert_eq!(refused, Err(ResponseError::InvalidTxnState));
     drop(coord);
     let coord = fx.open().await;
     assert_eq!(offsets_of(&coord, "g"), [("t".to_string(), 10, None)], "replay matches: committed kept, aborted dropped");
@@ -273,10 +273,10 @@ async fn replay_keeps_transactional_offsets_pending_until_their_marker() {
     let fx = Fixture::new();
     {
         let coord = fx.open().await;
-        coord.stage_txn_offsets("g", 1, 0, vec![txn_offset("a", 5)], || Ok(())).await.expect("staged");
-        coord.stage_txn_offsets("g", 2, 3, vec![txn_offset("b", 6)], || Ok(())).await.expect("staged");
-        coord.stage_txn_offsets("g", 3, 0, vec![txn_offset("c", 7)], || Ok(())).await.expect("staged");
-        coord.stage_txn_offsets("g", 4, 0, vec![txn_offset("d", 8)], || Ok(())).await.expect("staged");
+        coord.stage_txn_offsets("g", 1, 0, vec![txn_offset("a", 5)], || Ok(())).expect("staged");
+        coord.stage_txn_offsets("g", 2, 3, vec![txn_offset("b", 6)], || Ok(())).expect("staged");
+        coord.stage_txn_offsets("g", 3, 0, vec![txn_offset("c", 7)], || Ok(())).expect("staged");
+        coord.stage_txn_offsets("g", 4, 0, vec![txn_offset("d", 8)], || Ok(())).expect("staged");
         let plain = CommitOffset { topic: "d".into(), partition: 0, offset: 9, leader_epoch: -1, metadata: None };
         coord.commit("g", "", None, -1, &[plain]).expect("plain commit");
         end_txn(&fx, &coord, "g", 1, 0, true);
