@@ -1,6 +1,6 @@
-//! Kafka API handlers, one file per API key, behind one [`Handler`] trait.
+//! Kafka API handlers, one file per API key, behind one `Handler` trait.
 //!
-//! This layer does no I/O: [`handle_frame`] parses a request frame, dispatches it, and returns the
+//! This layer does no I/O: `handle_frame` parses a request frame, dispatches it, and returns the
 //! [`ResponseFrame`] to send (or why the connection must close). Kafka error codes are answers here,
 //! not Rust errors: a handler logs the cause and puts the code in the response.
 
