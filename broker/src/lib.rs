@@ -12,11 +12,13 @@
 
 pub mod api;
 pub mod config;
+pub mod controller;
 pub mod coordinator;
 pub mod error;
 pub mod log;
 pub mod maintenance;
 pub mod net;
+pub mod replica;
 pub mod server;
 pub mod topics;
 

@@ -9,7 +9,9 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use crate::controller::Controller;
 use crate::coordinator::group::GroupCoordinator;
+use crate::replica::ReplicaManager;
 use crate::coordinator::txn::TxnCoordinator;
 use crate::topics::TopicRegistry;
 use crate::{BrokerConfig, BrokerError};
@@ -24,6 +26,10 @@ pub(crate) struct Shared {
     pub(crate) topics: Arc<TopicRegistry>,
     pub(crate) groups: Arc<GroupCoordinator>,
     pub(crate) txns: TxnCoordinator,
+    /// Cluster mode only (`controller_quorum` set): the metadata quorum handle.
+    pub(crate) controller: Option<Arc<Controller>>,
+    /// Cluster mode only: leader/follower roles, ISR and high watermarks of this broker's partitions.
+    pub(crate) replicas: Option<Arc<ReplicaManager>>,
 }
 
 /// A Kafka-protocol broker.
@@ -78,9 +84,45 @@ impl Broker {
         };
         let topics = Arc::new(topics);
         let (shutdown, shutdown_rx) = watch::channel(false);
-        let groups = Arc::new(GroupCoordinator::open(&topics, &config, shutdown_rx.clone()).await?);
-        let txns = TxnCoordinator::open(&topics, &config, groups.clone(), shutdown_rx.clone()).await?;
-        let shared = Arc::new(Shared { config, cluster_id, advertised_host, advertised_port, topics, groups, txns });
+        // Cluster mode: join the quorum, reconcile local logs with the metadata image, register this broker.
+        let (controller, replicas) = if config.controller_quorum.is_some() {
+            let controller = Controller::start(&config, &data_dir, shutdown_rx.clone()).await?;
+            let replicas = ReplicaManager::start(&config, controller.clone(), topics.clone(), shutdown_rx.clone());
+            controller.register_broker(advertised_host.clone(), advertised_port, config.rack.clone()).await?;
+            (Some(controller), Some(replicas))
+        } else {
+            (None, None)
+        };
+        let groups = Arc::new(
+            GroupCoordinator::open_with_cluster(
+                &topics,
+                &config,
+                controller.clone(),
+                replicas.clone(),
+                shutdown_rx.clone(),
+            )
+            .await?,
+        );
+        let txns = TxnCoordinator::open_with_cluster(
+            &topics,
+            &config,
+            groups.clone(),
+            controller.clone(),
+            replicas.clone(),
+            shutdown_rx.clone(),
+        )
+        .await?;
+        let shared = Arc::new(Shared {
+            config,
+            cluster_id,
+            advertised_host,
+            advertised_port,
+            topics,
+            groups,
+            txns,
+            controller,
+            replicas,
+        });
         let mut tasks = vec![tokio::spawn(crate::net::serve(listener, shared.clone(), shutdown_rx.clone()))];
         tasks.extend(crate::maintenance::spawn_all(shared.clone(), shutdown_rx));
         tracing::info!(
@@ -105,6 +147,11 @@ impl BrokerHandle {
         let _ = self.shutdown.send(true);
         for task in self.tasks {
             let _ = task.await;
+        }
+        // Raft must be fully stopped before the data dir lock goes: a restart in the same process would
+        // otherwise run two Raft members on one log.
+        if let Some(controller) = &self.shared.controller {
+            controller.closed().await;
         }
         let shared = self.shared.clone();
         tokio::task::spawn_blocking(move || shared.topics.close_all())
@@ -165,7 +212,15 @@ fn load_or_create_meta(data_dir: &Path, config: &BrokerConfig) -> Result<String,
             Ok(meta.cluster_id)
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            let cluster_id = if config.cluster_id.is_empty() {
+            let cluster_id = if config.cluster_id.is_empty() && config.controller_quorum.is_some() {
+                // Every node of a cluster must report the same id without being told one: derive it from the
+                // voter ids, which every node's quorum setting names alike.
+                let voters = crate::config::broker::parse_quorum(config.controller_quorum.as_deref().unwrap_or(""))
+                    .map_err(|e| bad(e))?;
+                let ids: Vec<String> = voters.keys().map(|id| id.to_string()).collect();
+                let digest = crc32c::crc32c(ids.join(",").as_bytes());
+                format!("sluice-cluster-{digest:08x}")
+            } else if config.cluster_id.is_empty() {
                 // Kafka cluster ids are 22-character URL-safe base64 of a UUID; a simple form will do.
                 uuid::Uuid::new_v4().simple().to_string()[..22].to_string()
             } else {

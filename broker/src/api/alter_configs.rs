@@ -1,12 +1,14 @@
-//! AlterConfigs (key 33): replaces a topic's config overrides with the given set.
+//! AlterConfigs (key 33): replaces a topic's config overrides with the given set (through the controller in
+//! cluster mode).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use kafka_protocol::messages::alter_configs_response::AlterConfigsResourceResponse;
-use kafka_protocol::messages::{ApiKey, AlterConfigsRequest, AlterConfigsResponse, RequestHeader, ResponseKind};
+use kafka_protocol::messages::{AlterConfigsRequest, AlterConfigsResponse, ApiKey, RequestHeader, ResponseKind};
 use kafka_protocol::ResponseError;
 
+use super::cluster::topic_configs;
 use super::describe_configs::RESOURCE_TOPIC;
 use super::{util, Handler, Reply};
 use crate::server::Shared;
@@ -35,11 +37,12 @@ impl Handler for AlterConfigs {
                     .iter()
                     .filter_map(|c| c.value.as_ref().map(|v| (c.name.to_string(), v.to_string())))
                     .collect();
-                if let Err(e) =
-                    shared.topics.set_overrides(resource.resource_name.as_str(), overrides, request.validate_only).await
+                let name = resource.resource_name.as_str();
+                if let Err((code, message)) =
+                    topic_configs::replace(shared, name, overrides, request.validate_only).await
                 {
-                    result.error_code = util::code(e.code);
-                    result.error_message = Some(util::str_bytes(e.message));
+                    result.error_code = util::code(code);
+                    result.error_message = Some(util::str_bytes(message));
                 }
             }
             response.responses.push(result);

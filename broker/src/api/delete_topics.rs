@@ -1,4 +1,5 @@
-//! DeleteTopics (key 20): deletes topics, by name or (v6+) by id, with their data.
+//! DeleteTopics (key 20): deletes topics, by name or (v6+) by id, with their data. Cluster mode proposes each
+//! deletion to the controller (every broker then drops its logs); a single broker deletes from its registry.
 
 use std::sync::Arc;
 
@@ -6,7 +7,10 @@ use kafka_protocol::messages::delete_topics_response::DeletableTopicResult;
 use kafka_protocol::messages::{ApiKey, DeleteTopicsRequest, DeleteTopicsResponse, RequestHeader, ResponseKind};
 use kafka_protocol::ResponseError;
 
+use super::cluster::admin::{self, Refusal};
+use super::cluster::view::ClusterView;
 use super::{util, Handler, Reply};
+use crate::controller::MetadataCommand;
 use crate::server::Shared;
 
 pub(crate) struct DeleteTopics;
@@ -30,17 +34,17 @@ impl Handler for DeleteTopics {
             result.topic_id = id;
             let name = match name {
                 Some(name) => Some(name),
-                None => shared.topics.get_by_id(id).map(|t| t.name.clone()),
+                None => ClusterView::of(shared).topic_by_id(id).map(|t| t.name),
             };
             match name {
                 None => result.error_code = util::code(ResponseError::UnknownTopicId),
                 Some(name) => {
                     result.name = Some(util::topic_name(&name));
-                    match shared.topics.delete(&name).await {
+                    match delete(shared, &name).await {
                         Ok(deleted_id) => result.topic_id = deleted_id,
-                        Err(e) => {
-                            result.error_code = util::code(e.code);
-                            result.error_message = Some(util::str_bytes(e.message));
+                        Err((code, message)) => {
+                            result.error_code = util::code(code);
+                            result.error_message = Some(util::str_bytes(message));
                         }
                     }
                 }
@@ -49,4 +53,20 @@ impl Handler for DeleteTopics {
         }
         Reply::Message(ResponseKind::DeleteTopics(response))
     }
+}
+
+/// Deletes `name`; returns its id.
+async fn delete(shared: &Shared, name: &str) -> Result<uuid::Uuid, Refusal> {
+    let Some(controller) = &shared.controller else {
+        return shared.topics.delete(name).await.map_err(|e| (e.code, e.message));
+    };
+    let id = controller
+        .image()
+        .topics
+        .get(name)
+        .map(|t| t.id)
+        .ok_or_else(|| (ResponseError::UnknownTopicOrPartition, format!("topic {name:?} does not exist")))?;
+    admin::propose_simple(controller, MetadataCommand::DeleteTopic { name: name.to_string() }).await?;
+    tracing::info!(topic = name, "deleted topic through the controller");
+    Ok(id)
 }

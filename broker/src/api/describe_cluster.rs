@@ -1,4 +1,5 @@
-//! DescribeCluster (key 60): the cluster id, the controller and the brokers.
+//! DescribeCluster (key 60): the cluster id, the controller and the brokers (in cluster mode the registered
+//! brokers of the metadata image and the quorum leader; on a single broker, itself).
 
 use std::sync::Arc;
 
@@ -8,6 +9,7 @@ use kafka_protocol::messages::{
 };
 use kafka_protocol::ResponseError;
 
+use super::cluster::view::ClusterView;
 use super::{util, Handler, Reply};
 use crate::server::Shared;
 
@@ -22,9 +24,9 @@ impl Handler for DescribeCluster {
     const VERSIONS: (i16, i16) = (0, 2);
 
     async fn handle(shared: &Arc<Shared>, header: &RequestHeader, request: DescribeClusterRequest) -> Reply {
+        let version = header.request_api_version;
         let mut response = DescribeClusterResponse::default();
-        let node = BrokerId(shared.config.node_id);
-        if header.request_api_version >= 1 {
+        if version >= 1 {
             response.endpoint_type = request.endpoint_type;
             if request.endpoint_type != ENDPOINT_BROKERS {
                 response.error_code = util::code(ResponseError::UnsupportedEndpointType);
@@ -32,13 +34,24 @@ impl Handler for DescribeCluster {
                 return Reply::Message(ResponseKind::DescribeCluster(response));
             }
         }
+        let view = ClusterView::of(shared);
         response.cluster_id = util::str_bytes(shared.cluster_id.clone());
-        response.controller_id = node;
-        let mut broker = DescribeClusterBroker::default();
-        broker.broker_id = node;
-        broker.host = util::str_bytes(shared.advertised_host.clone());
-        broker.port = shared.advertised_port;
-        response.brokers = vec![broker];
+        response.controller_id = BrokerId(view.controller_id());
+        // Fenced brokers are listed only to v2 clients that ask, flagged as such (the field exists from v2).
+        let include_fenced = version >= 2 && request.include_fenced_brokers;
+        response.brokers = view
+            .brokers(include_fenced)
+            .into_iter()
+            .map(|b| {
+                let mut broker = DescribeClusterBroker::default();
+                broker.broker_id = BrokerId(b.id);
+                broker.host = util::str_bytes(b.host);
+                broker.port = b.port;
+                broker.rack = b.rack.map(util::str_bytes);
+                broker.is_fenced = b.fenced;
+                broker
+            })
+            .collect();
         Reply::Message(ResponseKind::DescribeCluster(response))
     }
 }

@@ -1,4 +1,5 @@
-//! DescribeConfigs (key 32): topic configs with their effective value and source, and broker settings.
+//! DescribeConfigs (key 32): topic configs with their effective value and source (the overrides come from the
+//! controller's image in cluster mode), and broker settings.
 
 use std::sync::Arc;
 
@@ -8,6 +9,7 @@ use kafka_protocol::messages::describe_configs_response::{
 use kafka_protocol::messages::{ApiKey, DescribeConfigsRequest, DescribeConfigsResponse, RequestHeader, ResponseKind};
 use kafka_protocol::ResponseError;
 
+use super::cluster::topic_configs;
 use super::{util, Handler, Reply};
 use crate::config::{ConfigSource, TopicConfig};
 use crate::server::Shared;
@@ -33,16 +35,13 @@ impl Handler for DescribeConfigs {
                 resource.configuration_keys.as_ref().is_none_or(|keys| keys.iter().any(|k| k.as_str() == name))
             };
             match resource.resource_type {
-                RESOURCE_TOPIC => match shared.topics.get(resource.resource_name.as_str()) {
-                    None => {
-                        result.error_code = util::code(ResponseError::UnknownTopicOrPartition);
-                        result.error_message = Some(util::str_bytes(format!(
-                            "topic {:?} does not exist",
-                            resource.resource_name.as_str()
-                        )));
+                RESOURCE_TOPIC => match topic_configs::overrides(shared, resource.resource_name.as_str()) {
+                    Err((code, message)) => {
+                        result.error_code = util::code(code);
+                        result.error_message = Some(util::str_bytes(message));
                     }
-                    Some(topic) => {
-                        let entries = TopicConfig::describe(shared.topics.broker_defaults(), &topic.overrides());
+                    Ok(overrides) => {
+                        let entries = TopicConfig::describe(shared.topics.broker_defaults(), &overrides);
                         for e in entries.into_iter().filter(|e| wanted(e.name)) {
                             let mut c = DescribeConfigsResourceResult::default();
                             c.name = util::str_bytes(e.name);
@@ -65,7 +64,7 @@ impl Handler for DescribeConfigs {
                 },
                 RESOURCE_BROKER => {
                     let c = &shared.config;
-                    let settings = [
+                    let mut settings = vec![
                         ("broker.id", c.node_id.to_string(), 3),
                         ("node.id", c.node_id.to_string(), 3),
                         ("num.partitions", c.num_partitions.to_string(), 3),
@@ -73,6 +72,23 @@ impl Handler for DescribeConfigs {
                         ("socket.request.max.bytes", c.max_request_bytes.to_string(), 3),
                         ("log.retention.check.interval.ms", c.retention_check_interval_ms.to_string(), 5),
                     ];
+                    // The replication settings only mean something in a cluster; a single broker keeps its
+                    // answer as it always was.
+                    if shared.controller.is_some() {
+                        settings.extend([
+                            ("default.replication.factor", c.default_replication_factor.to_string(), 3),
+                            ("offsets.topic.replication.factor", c.offsets_topic_replication_factor.to_string(), 4),
+                            (
+                                "transaction.state.log.replication.factor",
+                                c.transaction_state_replication_factor.to_string(),
+                                4,
+                            ),
+                            ("replica.lag.time.max.ms", c.replica_lag_time_max_ms.to_string(), 5),
+                        ]);
+                        if let Some(rack) = &c.rack {
+                            settings.push(("broker.rack", rack.clone(), 2));
+                        }
+                    }
                     for (name, value, config_type) in settings.into_iter().filter(|(n, _, _)| wanted(n)) {
                         let mut entry = DescribeConfigsResourceResult::default();
                         entry.name = util::str_bytes(name);

@@ -1,4 +1,5 @@
-//! IncrementalAlterConfigs (key 44): sets, deletes, appends to or subtracts from single topic configs.
+//! IncrementalAlterConfigs (key 44): sets, deletes, appends to or subtracts from single topic configs (the
+//! resulting set goes through the controller in cluster mode).
 
 use std::sync::Arc;
 
@@ -9,6 +10,7 @@ use kafka_protocol::messages::{
 };
 use kafka_protocol::ResponseError;
 
+use super::cluster::topic_configs;
 use super::describe_configs::RESOURCE_TOPIC;
 use super::{util, Handler, Reply};
 use crate::server::Shared;
@@ -50,11 +52,7 @@ async fn apply(
         return Err((ResponseError::InvalidRequest, "only topic configs (resource type 2) can be altered".into()));
     }
     let name = resource.resource_name.as_str();
-    let topic = shared
-        .topics
-        .get(name)
-        .ok_or_else(|| (ResponseError::UnknownTopicOrPartition, format!("topic {name:?} does not exist")))?;
-    let mut overrides = topic.overrides();
+    let mut overrides = topic_configs::overrides(shared, name)?;
     for c in &resource.configs {
         let key = c.name.to_string();
         let value = c.value.as_ref().map(|v| v.to_string());
@@ -91,5 +89,5 @@ async fn apply(
             }
         }
     }
-    shared.topics.set_overrides(name, overrides, validate_only).await.map_err(|e| (e.code, e.message))
+    topic_configs::replace(shared, name, overrides, validate_only).await
 }

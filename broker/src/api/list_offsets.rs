@@ -1,4 +1,7 @@
 //! ListOffsets (key 2): earliest, latest, max-timestamp and by-timestamp offsets of partitions.
+//!
+//! In cluster mode only the leader answers, and nothing past what consumers may read (the high watermark, or
+//! the last stable offset for read_committed) is ever named.
 
 use std::sync::Arc;
 
@@ -32,18 +35,23 @@ impl Handler for ListOffsets {
         let mut response = ListOffsetsResponse::default();
         for topic in request.topics {
             let found = shared.topics.get(topic.name.0.as_str());
+            let name = topic.name.clone();
             let mut t = ListOffsetsTopicResponse::default();
             t.name = topic.name;
             response.topics.push(t);
             for p in topic.partitions {
                 let log = found.as_ref().and_then(|t| t.partition(p.partition_index));
-                jobs.push((response.topics.len() - 1, p.partition_index, p.timestamp, log));
+                // Cluster mode: Some(leader epoch) when this broker leads, else the refusal.
+                let leads = shared.replicas.as_ref().map(|replicas| {
+                    replicas.check_leader(name.0.as_str(), p.partition_index, p.current_leader_epoch)
+                });
+                jobs.push((response.topics.len() - 1, p.partition_index, p.timestamp, log, leads));
             }
         }
         // Timestamp look-ups read segment files; keep them off the async workers.
         let answered = tokio::task::spawn_blocking(move || {
             jobs.into_iter()
-                .map(|(t, partition, timestamp, log)| {
+                .map(|(t, partition, timestamp, log, leads)| {
                     let mut r = ListOffsetsPartitionResponse::default();
                     r.partition_index = partition;
                     r.timestamp = -1;
@@ -52,12 +60,17 @@ impl Handler for ListOffsets {
                     if version >= 4 {
                         r.leader_epoch = 0;
                     }
-                    match log {
-                        None => r.error_code = util::code(ResponseError::UnknownTopicOrPartition),
-                        Some(log) => match lookup(&log, timestamp, read_committed) {
+                    let cluster = leads.is_some();
+                    match (log, leads) {
+                        (None, _) => r.error_code = util::code(ResponseError::UnknownTopicOrPartition),
+                        (Some(_), Some(Err(error))) => r.error_code = util::code(error),
+                        (Some(log), leads) => match lookup(&log, timestamp, read_committed, cluster) {
                             Ok((offset, ts)) => {
                                 r.offset = offset;
                                 r.timestamp = ts;
+                                if let (Some(Ok(epoch)), true) = (leads, version >= 4) {
+                                    r.leader_epoch = epoch;
+                                }
                             }
                             Err(error) => r.error_code = util::code(error),
                         },
@@ -75,18 +88,25 @@ impl Handler for ListOffsets {
     }
 }
 
-/// Offset and timestamp answered for one partition; no match by timestamp answers offset -1.
-fn lookup(log: &PartitionLog, timestamp: i64, read_committed: bool) -> Result<(i64, i64), ResponseError> {
+/// Offset and timestamp answered for one partition; no match by timestamp answers offset -1. In cluster mode
+/// (`cluster`) the latest offset is the high watermark and look-ups never name an offset at or past it.
+fn lookup(log: &PartitionLog, timestamp: i64, read_committed: bool, cluster: bool) -> Result<(i64, i64), ResponseError> {
     let storage = |e: crate::log::LogError| {
         tracing::warn!(error = %e, "ListOffsets look-up failed");
         ResponseError::KafkaStorageError
     };
+    let latest = match (cluster, read_committed) {
+        (false, true) => log.last_stable_offset(),
+        (false, false) => log.log_end_offset(),
+        (true, true) => log.last_stable_offset().min(log.high_watermark()),
+        (true, false) => log.high_watermark(),
+    };
+    let visible = |found: Option<(i64, i64)>| found.filter(|&(offset, _)| !cluster || offset < latest).unwrap_or((-1, -1));
     match timestamp {
-        LATEST | LATEST_TIERED if read_committed => Ok((log.last_stable_offset(), -1)),
-        LATEST | LATEST_TIERED => Ok((log.log_end_offset(), -1)),
+        LATEST | LATEST_TIERED => Ok((latest, -1)),
         EARLIEST | EARLIEST_LOCAL => Ok((log.log_start_offset(), -1)),
-        MAX_TIMESTAMP => Ok(log.max_timestamp().map_err(storage)?.unwrap_or((-1, -1))),
-        ts if ts >= 0 => Ok(log.offset_for_timestamp(ts).map_err(storage)?.unwrap_or((-1, -1))),
+        MAX_TIMESTAMP => Ok(visible(log.max_timestamp().map_err(storage)?)),
+        ts if ts >= 0 => Ok(visible(log.offset_for_timestamp(ts).map_err(storage)?)),
         _ => Err(ResponseError::InvalidRequest),
     }
 }

@@ -1,4 +1,6 @@
-//! Metadata (key 3): brokers, and the topics asked for with their partitions; may auto-create topics.
+//! Metadata (key 3): brokers, the controller, and the topics asked for with their partitions; may auto-create
+//! topics. In cluster mode everything comes from the controller's metadata image; on a single broker from the
+//! local registry (see `cluster::view`).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -9,9 +11,10 @@ use kafka_protocol::messages::metadata_response::{
 use kafka_protocol::messages::{ApiKey, BrokerId, MetadataRequest, MetadataResponse, RequestHeader, ResponseKind};
 use kafka_protocol::ResponseError;
 
+use super::cluster::create_topic;
+use super::cluster::view::{ClusterView, TopicView};
 use super::{util, Handler, Reply};
 use crate::server::Shared;
-use crate::topics::Topic;
 
 pub(crate) struct Metadata;
 
@@ -22,16 +25,9 @@ impl Handler for Metadata {
 
     async fn handle(shared: &Arc<Shared>, header: &RequestHeader, request: MetadataRequest) -> Reply {
         let version = header.request_api_version;
-        let node = BrokerId(shared.config.node_id);
-        let mut broker = MetadataResponseBroker::default();
-        broker.node_id = node;
-        broker.host = util::str_bytes(shared.advertised_host.clone());
-        broker.port = shared.advertised_port;
-
+        let mut view = ClusterView::of(shared);
         let mut response = MetadataResponse::default();
-        response.brokers = vec![broker];
         response.cluster_id = Some(util::str_bytes(shared.cluster_id.clone()));
-        response.controller_id = node;
 
         // v0 sends an empty list for "all topics"; later versions send null.
         let all = match &request.topics {
@@ -39,7 +35,7 @@ impl Handler for Metadata {
             Some(list) => version == 0 && list.is_empty(),
         };
         if all {
-            response.topics = shared.topics.list().iter().map(|t| describe(shared, t)).collect();
+            response.topics = view.topics().iter().map(describe).collect();
         } else {
             // v4+ lets the client say whether it wants auto-creation; older versions always allowed it.
             let allow_create = shared.config.auto_create_topics && (version < 4 || request.allow_auto_topic_creation);
@@ -47,17 +43,22 @@ impl Handler for Metadata {
                 let topic = match (&wanted.name, wanted.topic_id.is_nil()) {
                     (Some(name), _) => {
                         let name = name.0.as_str();
-                        match shared.topics.get(name) {
+                        match view.topic(name) {
                             Some(topic) => Ok(topic),
-                            None if allow_create => auto_create(shared, name).await,
+                            None if allow_create => {
+                                let created = create(shared, name).await;
+                                // The creation changed the image: later topics of this request must see it.
+                                view = ClusterView::of(shared);
+                                created
+                            }
                             None => Err(ResponseError::UnknownTopicOrPartition),
                         }
                     }
-                    (None, false) => shared.topics.get_by_id(wanted.topic_id).ok_or(ResponseError::UnknownTopicId),
+                    (None, false) => view.topic_by_id(wanted.topic_id).ok_or(ResponseError::UnknownTopicId),
                     (None, true) => Err(ResponseError::InvalidRequest),
                 };
                 response.topics.push(match topic {
-                    Ok(topic) => describe(shared, &topic),
+                    Ok(topic) => describe(&topic),
                     Err(error) => {
                         let mut t = MetadataResponseTopic::default();
                         t.error_code = util::code(error);
@@ -68,38 +69,84 @@ impl Handler for Metadata {
                 });
             }
         }
+        // Brokers and controller are read after any auto-creation, from the same snapshot as the last topics.
+        response.brokers = view
+            .brokers(false)
+            .into_iter()
+            .map(|b| {
+                let mut broker = MetadataResponseBroker::default();
+                broker.node_id = BrokerId(b.id);
+                broker.host = util::str_bytes(b.host);
+                broker.port = b.port;
+                // The codec writes the rack from v1 on and drops it below.
+                broker.rack = b.rack.map(util::str_bytes);
+                broker
+            })
+            .collect();
+        response.controller_id = BrokerId(view.controller_id());
         Reply::Message(ResponseKind::Metadata(response))
     }
 }
 
-async fn auto_create(shared: &Arc<Shared>, name: &str) -> Result<Arc<Topic>, ResponseError> {
-    match shared.topics.create(name, shared.config.num_partitions, BTreeMap::new(), false).await {
-        Ok(topic) => Ok(topic),
-        // Another request created it between our look-up and now.
-        Err(e) if e.code == ResponseError::TopicAlreadyExists => {
-            shared.topics.get(name).ok_or(ResponseError::UnknownTopicOrPartition)
+/// Auto-creates `name` with the broker's defaults. On a single broker the topic is ready at once; in cluster
+/// mode it exists once the proposal is applied but its replicas still have to open their logs, so the answer is
+/// LEADER_NOT_AVAILABLE (as Kafka answers while it creates a topic) and the client asks again.
+async fn create(shared: &Arc<Shared>, name: &str) -> Result<TopicView, ResponseError> {
+    let Some(controller) = &shared.controller else {
+        return match shared.topics.create(name, shared.config.num_partitions, BTreeMap::new(), false).await {
+            Ok(_) => ClusterView::of(shared).topic(name).ok_or(ResponseError::UnknownTopicOrPartition),
+            // Another request created it between our look-up and now.
+            Err(e) if e.code == ResponseError::TopicAlreadyExists => {
+                ClusterView::of(shared).topic(name).ok_or(ResponseError::UnknownTopicOrPartition)
+            }
+            Err(e) => {
+                tracing::info!(topic = name, error = %e, "auto-creation refused");
+                Err(e.code)
+            }
+        };
+    };
+    // The coordinators create their topics, with their own partition counts and configs, on the first
+    // FindCoordinator that needs them; a client asking here first only waits for that.
+    if name == crate::coordinator::group::OFFSETS_TOPIC || name == crate::coordinator::txn::TOPIC {
+        return Err(ResponseError::LeaderNotAvailable);
+    }
+    match create_topic::auto_create(shared, controller, name).await {
+        // A concurrent creation won: the topic exists, so describe it (its leaders may already serve).
+        Err((ResponseError::TopicAlreadyExists, _)) => {
+            ClusterView::of(shared).topic(name).ok_or(ResponseError::LeaderNotAvailable)
         }
-        Err(e) => {
-            tracing::info!(topic = name, error = %e, "auto-creation refused");
-            Err(e.code)
+        Ok(()) => Err(ResponseError::LeaderNotAvailable),
+        Err((code, message)) => {
+            tracing::info!(topic = name, error = ?code, %message, "auto-creation refused");
+            // A quorum without a leader is a transient state: tell the client to come back.
+            if matches!(code, ResponseError::NotController | ResponseError::RequestTimedOut) {
+                Err(ResponseError::LeaderNotAvailable)
+            } else {
+                Err(code)
+            }
         }
     }
 }
 
-fn describe(shared: &Shared, topic: &Topic) -> MetadataResponseTopic {
-    let node = BrokerId(shared.config.node_id);
+fn describe(topic: &TopicView) -> MetadataResponseTopic {
     let mut t = MetadataResponseTopic::default();
     t.name = Some(util::topic_name(&topic.name));
     t.topic_id = topic.id;
-    t.is_internal = topic.is_internal();
-    t.partitions = (0..topic.partition_count())
+    t.is_internal = topic.internal;
+    t.partitions = topic
+        .partitions
+        .iter()
         .map(|p| {
             let mut part = MetadataResponsePartition::default();
-            part.partition_index = p;
-            part.leader_id = node;
-            part.leader_epoch = 0;
-            part.replica_nodes = vec![node];
-            part.isr_nodes = vec![node];
+            part.partition_index = p.index;
+            if !p.has_leader() {
+                part.error_code = util::code(ResponseError::LeaderNotAvailable);
+            }
+            part.leader_id = BrokerId(p.leader);
+            part.leader_epoch = p.leader_epoch;
+            part.replica_nodes = util::node_ids(&p.replicas);
+            part.isr_nodes = util::node_ids(&p.isr);
+            part.offline_replicas = util::node_ids(&p.offline);
             part
         })
         .collect();

@@ -13,6 +13,7 @@ macro_rules! served {
 
 mod alter_configs;
 mod api_versions;
+mod cluster;
 mod create_partitions;
 mod create_topics;
 mod delete_records;
@@ -26,7 +27,7 @@ mod list_offsets;
 mod metadata;
 mod produce;
 mod txn;
-mod util;
+pub(crate) mod util;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -97,7 +98,7 @@ const CORE: &[(ApiKey, i16, i16)] = &[
 /// the transaction coordinator's.
 pub(crate) fn supported() -> &'static [(ApiKey, i16, i16)] {
     static ALL: std::sync::LazyLock<Vec<(ApiKey, i16, i16)>> = std::sync::LazyLock::new(|| {
-        CORE.iter().chain(group::SUPPORTED.iter()).chain(txn::SUPPORTED).copied().collect()
+        CORE.iter().chain(group::SUPPORTED.iter()).chain(txn::SUPPORTED).chain(cluster::SUPPORTED).copied().collect()
     });
     &ALL
 }
@@ -216,11 +217,14 @@ async fn dispatch(shared: &Arc<Shared>, header: &RequestHeader, request: Request
             Ok(reply) => reply,
             Err(other) => match txn::dispatch(shared, header, other).await {
                 Ok(reply) => reply,
-                // `handle_frame` only lets through the keys in `supported()`, each handled by one area.
-                Err(other) => {
-                    tracing::error!(request = ?std::mem::discriminant(&other), "request reached dispatch without a handler (a bug)");
-                    Reply::Nothing
-                }
+                Err(other) => match cluster::dispatch(shared, header, other).await {
+                    Ok(reply) => reply,
+                    // `handle_frame` only lets through the keys in `supported()`, each handled by one area.
+                    Err(other) => {
+                        tracing::error!(request = ?std::mem::discriminant(&other), "request reached dispatch without a handler (a bug)");
+                        Reply::Nothing
+                    }
+                },
             },
         },
     }
@@ -261,6 +265,13 @@ mod tests {
         check::<DescribeProducersRequest>(ApiKey::DescribeProducers);
         check::<DescribeTransactionsRequest>(ApiKey::DescribeTransactions);
         check::<ListTransactionsRequest>(ApiKey::ListTransactions);
+        check::<OffsetForLeaderEpochRequest>(ApiKey::OffsetForLeaderEpoch);
+        check::<ElectLeadersRequest>(ApiKey::ElectLeaders);
+        check::<AlterPartitionReassignmentsRequest>(ApiKey::AlterPartitionReassignments);
+        check::<ListPartitionReassignmentsRequest>(ApiKey::ListPartitionReassignments);
+        check::<DescribeQuorumRequest>(ApiKey::DescribeQuorum);
+        check::<DescribeTopicPartitionsRequest>(ApiKey::DescribeTopicPartitions);
+        assert_eq!(cluster::SUPPORTED.len(), 6);
         assert_eq!(CORE.len(), 13);
     }
 

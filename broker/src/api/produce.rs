@@ -1,15 +1,23 @@
 //! Produce (key 0): validates and appends record batches, answering once they are in the log.
+//!
+//! On a single node the appends happen right here. In cluster mode every partition goes through the
+//! [`ReplicaManager`]: only its leader appends, and acks=all answers once the in-sync replicas have the batches.
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
+use kafka_protocol::messages::produce_response::{
+    LeaderIdAndEpoch, NodeEndpoint, PartitionProduceResponse, TopicProduceResponse,
+};
 use kafka_protocol::messages::{ApiKey, ProduceRequest, ProduceResponse, RequestHeader, ResponseKind};
 use kafka_protocol::ResponseError;
 
 use super::{util, Handler, Reply};
 use crate::log::PartitionLog;
 use crate::maintenance::now_ms;
+use crate::replica::ReplicaManager;
 use crate::server::Shared;
+use crate::topics::Topic;
 
 pub(crate) struct Produce;
 
@@ -50,6 +58,73 @@ fn append_all(work: Vec<Work>) -> Vec<(usize, PartitionProduceResponse)> {
         .collect()
 }
 
+/// An empty answer for `partition`, offsets unknown.
+fn blank(partition: i32) -> PartitionProduceResponse {
+    let mut p = PartitionProduceResponse::default();
+    p.index = partition;
+    p.base_offset = -1;
+    p.log_append_time_ms = -1;
+    p.log_start_offset = -1;
+    p
+}
+
+/// Cluster mode: every partition through the replica manager, all at once (one slow ISR must not hold the others
+/// back). Partitions refused with NOT_LEADER_OR_FOLLOWER name the leader (v10+, KIP-951).
+async fn replicate_all(
+    replicas: &ReplicaManager,
+    version: i16,
+    work: Vec<Work>,
+    names: &[Option<Arc<Topic>>],
+    acks: i16,
+    timeout_ms: i32,
+) -> (Vec<(usize, PartitionProduceResponse)>, Vec<NodeEndpoint>) {
+    let appends = work.into_iter().map(|w| async move {
+        let mut p = blank(w.partition);
+        let topic = names.get(w.topic).and_then(Option::as_ref);
+        match (w.target, topic) {
+            (Err(error), _) => p.error_code = util::code(error),
+            (Ok(_), None) => p.error_code = util::code(ResponseError::UnknownTopicOrPartition),
+            (Ok((log, records)), Some(topic)) => {
+                match replicas.produce(&topic.name, w.partition, log, records, acks, timeout_ms).await {
+                    Ok(info) => {
+                        p.base_offset = info.base_offset;
+                        p.log_append_time_ms = info.log_append_time;
+                        p.log_start_offset = info.log_start_offset;
+                    }
+                    Err(e) => {
+                        p.error_code = util::code(e.code);
+                        p.error_message = Some(util::str_bytes(e.message));
+                        if e.code == ResponseError::NotLeaderOrFollower && version >= 10 {
+                            if let Some((leader, epoch)) = replicas.leader_of(&topic.name, w.partition) {
+                                p.current_leader = LeaderIdAndEpoch::default()
+                                    .with_leader_id(leader.into())
+                                    .with_leader_epoch(epoch);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        (w.topic, p)
+    });
+    let results = futures::future::join_all(appends).await;
+    let leaders: BTreeSet<i32> = results
+        .iter()
+        .map(|(_, p)| p.current_leader.leader_id.0)
+        // Leader ids below 0 (the default) mean "none named".
+        .filter(|&id| id >= 0)
+        .collect();
+    let endpoints = leaders
+        .into_iter()
+        .filter_map(|id| {
+            replicas.broker_address(id).map(|(host, port)| {
+                NodeEndpoint::default().with_node_id(id.into()).with_host(util::str_bytes(host)).with_port(port)
+            })
+        })
+        .collect();
+    (results, endpoints)
+}
+
 impl Handler for Produce {
     type Request = ProduceRequest;
     const KEY: ApiKey = ApiKey::Produce;
@@ -60,6 +135,7 @@ impl Handler for Produce {
         let acks = request.acks;
         let mut response = ProduceResponse::default();
         let mut work = Vec::new();
+        let mut names = Vec::new();
         for (i, topic_data) in request.topic_data.into_iter().enumerate() {
             // v13 names topics by id (KIP-516); earlier versions by name.
             let topic = if version >= 13 {
@@ -67,6 +143,7 @@ impl Handler for Produce {
             } else {
                 shared.topics.get(topic_data.name.0.as_str()).ok_or(ResponseError::UnknownTopicOrPartition)
             };
+            names.push(topic.as_ref().ok().cloned());
             let mut topic_response = TopicProduceResponse::default();
             topic_response.name = topic_data.name.clone();
             topic_response.topic_id = topic_data.topic_id;
@@ -85,6 +162,21 @@ impl Handler for Produce {
                 };
                 work.push(Work { topic: i, partition: partition_data.index, target });
             }
+        }
+
+        if let Some(replicas) = &shared.replicas {
+            let (results, endpoints) =
+                replicate_all(replicas, version, work, &names, acks, request.timeout_ms).await;
+            if acks == 0 {
+                return Reply::Nothing;
+            }
+            for (topic, p) in results {
+                response.responses[topic].partition_responses.push(p);
+            }
+            if version >= 10 {
+                response.node_endpoints = endpoints;
+            }
+            return Reply::Message(ResponseKind::Produce(response));
         }
 
         // An append is a page-cache write of microseconds: handing it to the blocking pool costs more

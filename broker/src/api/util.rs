@@ -1,6 +1,6 @@
 //! Small helpers shared by the handlers: names, error codes and messages in the codec's types.
 
-use kafka_protocol::messages::TopicName;
+use kafka_protocol::messages::{BrokerId, TopicName};
 use kafka_protocol::protocol::StrBytes;
 use kafka_protocol::ResponseError;
 
@@ -12,6 +12,11 @@ pub(crate) fn topic_name(name: &str) -> TopicName {
 /// A string in the codec's type.
 pub(crate) fn str_bytes(s: impl Into<String>) -> StrBytes {
     StrBytes::from_string(s.into())
+}
+
+/// Node ids in the codec's type.
+pub(crate) fn node_ids(nodes: &[i32]) -> Vec<BrokerId> {
+    nodes.iter().copied().map(BrokerId).collect()
 }
 
 /// The wire code of a Kafka error.

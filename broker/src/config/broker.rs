@@ -58,6 +58,37 @@ pub struct BrokerConfig {
     /// Defaults for topic configs (same keys as the topic configs, e.g. `"retention.ms" = "3600000"`).
     /// Shown by DescribeConfigs with source STATIC_BROKER_CONFIG.
     pub topic_defaults: BTreeMap<String, String>,
+
+    // --- Cluster mode (issue 4). Without `controller_quorum` the broker runs alone, as before. ---
+    /// The controller quorum voters, `ID@HOST:PORT,ID@HOST:PORT,...` (Kafka's `controller.quorum.voters`).
+    /// Setting it turns on cluster mode; this node is a controller when its `node_id` is listed (combined mode).
+    pub controller_quorum: Option<String>,
+    /// Where this node's controller listener binds; defaults to its own entry in `controller_quorum`.
+    pub controller_listen: Option<String>,
+    /// The local IP inter-node connections (Raft, heartbeats, replica fetches) leave from; default: any.
+    pub bind_outbound: Option<String>,
+    /// `broker.rack`, for rack-aware replica placement.
+    pub rack: Option<String>,
+    /// Replication factor of topics created without one (CreateTopics with -1, auto-created topics).
+    pub default_replication_factor: i16,
+    /// Replication factor of `__consumer_offsets` (capped at the number of live brokers when created).
+    pub offsets_topic_replication_factor: i16,
+    /// Replication factor of `__transaction_state` (capped at the number of live brokers when created).
+    pub transaction_state_replication_factor: i16,
+    /// A follower that has not caught up with the leader for this long leaves the ISR, in milliseconds.
+    pub replica_lag_time_max_ms: u64,
+    /// Longest a follower's fetch waits at the leader for new data, in milliseconds.
+    pub replica_fetch_wait_max_ms: u64,
+    /// Most bytes a follower asks for per partition and fetch.
+    pub replica_fetch_max_bytes: i32,
+    /// How often a broker heartbeats to the controller, in milliseconds.
+    pub broker_heartbeat_interval_ms: u64,
+    /// A broker not heard from for this long is fenced and its leaderships move, in milliseconds.
+    pub broker_session_timeout_ms: u64,
+    /// Raft election timeout of the controller quorum (randomised between this and twice this), in milliseconds.
+    pub controller_election_timeout_ms: u64,
+    /// Raft heartbeat interval of the controller quorum leader, in milliseconds.
+    pub controller_heartbeat_interval_ms: u64,
 }
 
 impl Default for BrokerConfig {
@@ -85,6 +116,20 @@ impl Default for BrokerConfig {
             transaction_abort_check_interval_ms: 10_000,
             producer_id_expiration_ms: 86_400_000,
             topic_defaults: BTreeMap::new(),
+            controller_quorum: None,
+            controller_listen: None,
+            bind_outbound: None,
+            rack: None,
+            default_replication_factor: 1,
+            offsets_topic_replication_factor: 3,
+            transaction_state_replication_factor: 3,
+            replica_lag_time_max_ms: 30_000,
+            replica_fetch_wait_max_ms: 500,
+            replica_fetch_max_bytes: 1024 * 1024,
+            broker_heartbeat_interval_ms: 2_000,
+            broker_session_timeout_ms: 9_000,
+            controller_election_timeout_ms: 1_000,
+            controller_heartbeat_interval_ms: 200,
         }
     }
 }
@@ -192,6 +237,40 @@ impl BrokerConfig {
             "PRODUCER_ID_EXPIRATION_MS" => {
                 self.producer_id_expiration_ms = value.parse().map_err(|e| invalid(format!("{e}")))?
             }
+            "CONTROLLER_QUORUM" => self.controller_quorum = Some(value.to_string()),
+            "CONTROLLER_LISTEN" => self.controller_listen = Some(value.to_string()),
+            "BIND_OUTBOUND" => self.bind_outbound = Some(value.to_string()),
+            "RACK" => self.rack = Some(value.to_string()),
+            "DEFAULT_REPLICATION_FACTOR" => {
+                self.default_replication_factor = value.parse().map_err(|e| invalid(format!("{e}")))?
+            }
+            "OFFSETS_TOPIC_REPLICATION_FACTOR" => {
+                self.offsets_topic_replication_factor = value.parse().map_err(|e| invalid(format!("{e}")))?
+            }
+            "TRANSACTION_STATE_REPLICATION_FACTOR" => {
+                self.transaction_state_replication_factor = value.parse().map_err(|e| invalid(format!("{e}")))?
+            }
+            "REPLICA_LAG_TIME_MAX_MS" => {
+                self.replica_lag_time_max_ms = value.parse().map_err(|e| invalid(format!("{e}")))?
+            }
+            "REPLICA_FETCH_WAIT_MAX_MS" => {
+                self.replica_fetch_wait_max_ms = value.parse().map_err(|e| invalid(format!("{e}")))?
+            }
+            "REPLICA_FETCH_MAX_BYTES" => {
+                self.replica_fetch_max_bytes = value.parse().map_err(|e| invalid(format!("{e}")))?
+            }
+            "BROKER_HEARTBEAT_INTERVAL_MS" => {
+                self.broker_heartbeat_interval_ms = value.parse().map_err(|e| invalid(format!("{e}")))?
+            }
+            "BROKER_SESSION_TIMEOUT_MS" => {
+                self.broker_session_timeout_ms = value.parse().map_err(|e| invalid(format!("{e}")))?
+            }
+            "CONTROLLER_ELECTION_TIMEOUT_MS" => {
+                self.controller_election_timeout_ms = value.parse().map_err(|e| invalid(format!("{e}")))?
+            }
+            "CONTROLLER_HEARTBEAT_INTERVAL_MS" => {
+                self.controller_heartbeat_interval_ms = value.parse().map_err(|e| invalid(format!("{e}")))?
+            }
             // SLUICE_LOG and other variables belong to the CLI, not to the broker.
             _ => {}
         }
@@ -232,10 +311,52 @@ impl BrokerConfig {
         if let Err(e) = crate::config::TopicConfig::from_overrides(&BTreeMap::new(), &self.topic_defaults) {
             problems.push(format!("topic_defaults: {e}"));
         }
+        if let Some(quorum) = &self.controller_quorum {
+            match parse_quorum(quorum) {
+                Ok(voters) if voters.is_empty() => problems.push("controller_quorum: lists no voter".into()),
+                Ok(_) => {}
+                Err(e) => problems.push(format!("controller_quorum: {e}")),
+            }
+        }
+        if self.default_replication_factor < 1 {
+            problems.push(format!("default_replication_factor: must be at least 1, got {}", self.default_replication_factor));
+        }
+        if self.broker_heartbeat_interval_ms == 0 || self.broker_session_timeout_ms <= self.broker_heartbeat_interval_ms {
+            problems.push(format!(
+                "broker_session_timeout_ms ({}) must be larger than broker_heartbeat_interval_ms ({}), which must be above 0",
+                self.broker_session_timeout_ms, self.broker_heartbeat_interval_ms
+            ));
+        }
+        if self.controller_heartbeat_interval_ms == 0
+            || self.controller_election_timeout_ms <= self.controller_heartbeat_interval_ms
+        {
+            problems.push(format!(
+                "controller_election_timeout_ms ({}) must be larger than controller_heartbeat_interval_ms ({}), which must be above 0",
+                self.controller_election_timeout_ms, self.controller_heartbeat_interval_ms
+            ));
+        }
         if problems.is_empty() {
             Ok(())
         } else {
             Err(ConfigError::Invalid { setting: "broker config".into(), message: problems.join("; ") })
         }
     }
+}
+
+/// Parses `controller_quorum` (`ID@HOST:PORT,...`) into voter id -> `HOST:PORT`.
+pub fn parse_quorum(text: &str) -> Result<BTreeMap<i32, String>, String> {
+    let mut voters = BTreeMap::new();
+    for entry in text.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+        let (id, addr) = entry
+            .split_once('@')
+            .ok_or_else(|| format!("{entry:?} is not ID@HOST:PORT"))?;
+        let id: i32 = id.parse().map_err(|_| format!("{entry:?}: node id {id:?} is not a number"))?;
+        if addr.rsplit_once(':').and_then(|(_, p)| p.parse::<u16>().ok()).is_none() {
+            return Err(format!("{entry:?}: {addr:?} is not HOST:PORT"));
+        }
+        if voters.insert(id, addr.to_string()).is_some() {
+            return Err(format!("node id {id} is listed twice"));
+        }
+    }
+    Ok(voters)
 }

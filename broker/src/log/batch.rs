@@ -228,6 +228,26 @@ pub fn control_type(buf: &[u8]) -> Option<i16> {
     Some(i16::from_be_bytes([key[2], key[3]]))
 }
 
+/// The type and coordinator epoch of the first control record of an uncompressed control batch (`buf` holds the
+/// whole batch): (ABORT 0 or COMMIT 1, coordinator epoch). `None` if the record is malformed; the coordinator
+/// epoch is -1 when the value is missing or short.
+pub fn control_marker(buf: &[u8]) -> Option<(i16, i32)> {
+    let kind = control_type(buf)?;
+    let mut rest = buf.get(HEADER_LEN..)?;
+    let _length = read_varint(&mut rest)?;
+    rest = rest.get(1..)?;
+    let _timestamp_delta = read_varint(&mut rest)?;
+    let _offset_delta = read_varint(&mut rest)?;
+    let key_len = usize::try_from(read_varint(&mut rest)?).ok()?;
+    rest = rest.get(key_len..)?;
+    let value_len = read_varint(&mut rest)?;
+    let epoch = match (value_len >= 6).then(|| rest.get(2..6)).flatten() {
+        Some(v) => i32::from_be_bytes([v[0], v[1], v[2], v[3]]),
+        None => -1,
+    };
+    Some((kind, epoch))
+}
+
 /// A zig-zag varint (up to 64 bits), advancing `buf`.
 fn read_varint(buf: &mut &[u8]) -> Option<i64> {
     let mut value: u64 = 0;

@@ -66,7 +66,7 @@ impl PartitionLog {
             }
             let lag_cutoff = now_ms.saturating_sub(config.min_compaction_lag_ms);
             // Records of open transactions may still be aborted: clean only below the last stable offset.
-            let stable = state.last_stable_offset();
+            let stable = state.last_stable_offset().min(self.high_watermark_of(&state));
             let closed = &state.segments[..state.segments.len() - 1];
             let cleanable: Vec<Cleanable> = closed
                 .iter()

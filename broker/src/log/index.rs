@@ -58,6 +58,27 @@ impl SegmentIndex {
         self.push_time(self.last_batch_rel);
     }
 
+    /// The segment is cut at `position`, where the batch of relative offset `rel` started: drops the entries of
+    /// that batch and later ones. Returns the position from which the caller passes every kept batch to
+    /// [`SegmentIndex::on_kept_batch`] (the last kept indexed batch, or 0), to restore the counters.
+    pub(crate) fn cut(&mut self, position: u64, rel: u32) -> u64 {
+        self.offsets.retain(|&(_, p)| u64::from(p) < position);
+        self.times.retain(|&(_, r)| r < rel);
+        // Up to the last kept indexed batch the largest timestamp is the last kept time entry's: an entry is added
+        // with every offset entry whenever the maximum grew.
+        self.max_timestamp = self.times.last().map_or(-1, |&(ts, _)| ts);
+        self.bytes_since_entry = 0;
+        self.last_batch_rel = 0;
+        self.offsets.last().map_or(0, |&(_, p)| u64::from(p))
+    }
+
+    /// A batch kept by [`SegmentIndex::cut`], from the position it returned on, in order.
+    pub(crate) fn on_kept_batch(&mut self, rel: u32, size: u64, max_timestamp: i64) {
+        self.max_timestamp = self.max_timestamp.max(max_timestamp);
+        self.last_batch_rel = rel;
+        self.bytes_since_entry += size;
+    }
+
     /// Position of the last indexed batch starting at or before relative offset `rel` (0 if none).
     pub(crate) fn position_for(&self, rel: u32) -> u32 {
         let i = self.offsets.partition_point(|&(r, _)| r <= rel);

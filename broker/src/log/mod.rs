@@ -14,24 +14,31 @@
 //! - `txn_index`: the aborted transaction index of a segment (`.txnindex`).
 //! - `txn`: transaction markers, last stable offset, aborted transactions for read_committed, producer state
 //!   recovery and expiry.
+//! - `epoch`: the leader epoch cache (`leader-epoch-checkpoint`): where each leader epoch starts.
+//! - `replica`: replication support: high watermark, follower appends, truncation of a divergent tail,
+//!   OffsetForLeaderEpoch answers.
 
 pub mod batch;
 mod checkpoint;
 mod cleaner;
+mod epoch;
 mod error;
 mod index;
 mod lookup;
 mod partition;
 mod producer_state;
 mod records;
+mod replica;
+#[cfg(test)]
+mod replica_tests;
 mod retention;
 mod segment;
+#[cfg(test)]
+mod tests;
 mod txn;
 mod txn_index;
 #[cfg(test)]
 mod txn_tests;
-#[cfg(test)]
-mod tests;
 
 pub use cleaner::CompactStats;
 pub use error::{AppendError, LogError, ReadError};

@@ -8,7 +8,7 @@
 use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -17,6 +17,7 @@ use tokio::sync::watch;
 
 use super::batch;
 use super::checkpoint;
+use super::epoch::{self, EpochCache};
 use super::error::{AppendError, LogError, ReadError};
 use super::producer_state::{CompletedTxn, ProducerStates, Staged, Verdict};
 use super::records;
@@ -69,10 +70,11 @@ pub struct ReadResult {
     pub total_len: u32,
     /// The log start offset when the read was planned.
     pub log_start_offset: i64,
-    /// The log end offset when the read was planned (the high watermark on a single node).
+    /// The high watermark when the read was planned: the log end offset on a single node, what the replica
+    /// manager set in cluster mode.
     pub high_watermark: i64,
     /// The last stable offset when the read was planned: the first offset of the earliest open transaction, or
-    /// the high watermark when none is open.
+    /// the high watermark when none is open; never above the high watermark.
     pub last_stable_offset: i64,
 }
 
@@ -88,6 +90,12 @@ pub(crate) struct LogState {
     pub(crate) last_flush_ms: i64,
     /// Idempotent and transactional producers of this partition.
     pub(crate) producers: ProducerStates,
+    /// Where each leader epoch starts.
+    pub(crate) epochs: EpochCache,
+    /// Replicated partitions keep the producer state as of the active segment's base (taken at roll, at open, at
+    /// truncation) so truncating the active segment replays only part of it.
+    pub(crate) keep_tail_snapshot: bool,
+    pub(crate) tail_snapshot: Option<(i64, ProducerStates)>,
 }
 
 impl LogState {
@@ -113,6 +121,11 @@ impl LogState {
         let active = self.active();
         active.write_index_files()?;
         tracing::debug!("rolled segment {} at offset {end}", active.log_path.display());
+        // Epochs of closed segments are never derived again at open: they must be on disk before the roll.
+        self.epochs.write_if_needed(dir, true)?;
+        if self.keep_tail_snapshot {
+            self.tail_snapshot = Some((end, self.producers.clone()));
+        }
         let fresh = Segment::create(dir, end)?;
         self.segments.push(fresh);
         Ok(())
@@ -134,10 +147,16 @@ pub struct PartitionLog {
     pub(crate) state: Mutex<LogState>,
     /// Serializes retention, DeleteRecords and compaction of this partition.
     pub(crate) maintenance: Mutex<super::cleaner::CleanerMemo>,
-    end_tx: watch::Sender<i64>,
+    pub(crate) end_tx: watch::Sender<i64>,
     leader_epoch: AtomicI32,
+    /// Cluster mode: the high watermark is what the replica manager set, not the log end.
+    pub(crate) replicated: AtomicBool,
+    /// The high watermark in replicated mode (ignored otherwise).
+    pub(crate) hw_tx: watch::Sender<i64>,
     /// The log end offset when the partition was opened: `close` has nothing to write while it is unchanged.
     end_at_open: i64,
+    /// A truncation rewrote the log since open (the log end may be back at `end_at_open` with other batches).
+    pub(crate) rewritten: AtomicBool,
 }
 
 impl PartitionLog {
@@ -169,10 +188,15 @@ impl PartitionLog {
         let checkpoint = checkpoint::read(dir)?;
         let interval = config.index_interval_bytes;
         let mut segments = Vec::with_capacity(bases.len().max(1));
+        let mut active_epochs = Vec::new();
         for (i, &base) in bases.iter().enumerate() {
             match bases.get(i + 1) {
                 Some(&next) => segments.push(Segment::open_closed(dir, base, next, interval)?),
-                None => segments.push(Segment::open_active(dir, base, interval)?),
+                None => {
+                    let (active, epochs) = Segment::open_active(dir, base, interval)?;
+                    segments.push(active);
+                    active_epochs = epochs;
+                }
             }
         }
         if segments.is_empty() {
@@ -186,10 +210,15 @@ impl PartitionLog {
             unflushed: 0,
             last_flush_ms: 0,
             producers: ProducerStates::default(),
+            epochs: EpochCache::default(),
+            keep_tail_snapshot: false,
+            tail_snapshot: None,
         };
         let end = state.log_end();
         state.log_start = checkpoint.unwrap_or(first_base).clamp(first_base, end);
         super::txn::recover(dir, &mut state)?;
+        let loaded = epoch::read(dir)?;
+        state.epochs = epoch::recover(dir, &state.segments, &active_epochs, loaded, state.log_start)?;
         tracing::debug!(
             "opened {} with {} segments, offsets {}..{end}",
             dir.display(),
@@ -197,13 +226,17 @@ impl PartitionLog {
             state.log_start
         );
         let (end_tx, _) = watch::channel(end);
+        let (hw_tx, _) = watch::channel(state.log_start);
         Ok(Self {
             dir: dir.to_path_buf(),
             state: Mutex::new(state),
             maintenance: Mutex::new(Default::default()),
             end_tx,
             leader_epoch: AtomicI32::new(0),
+            replicated: AtomicBool::new(false),
+            hw_tx,
             end_at_open: end,
+            rewritten: AtomicBool::new(false),
         })
     }
 
@@ -406,6 +439,7 @@ impl PartitionLog {
             }
         }
         state.producers.commit(staged);
+        state.epochs.assign(epoch, end);
         state.unflushed += record_count;
         let to_sync = if state.unflushed >= flush_messages {
             state.last_flush_ms = now_ms;
@@ -435,10 +469,11 @@ impl PartitionLog {
     pub fn read(&self, offset: i64, max_bytes: u32, upper_bound: i64) -> Result<ReadResult, ReadError> {
         // Plan under the lock: which files, from where, up to which size, and the index entries that let the walk
         // below skip runs of batches without reading their headers. No I/O here: appends wait on this lock.
-        let (plan, log_start, log_end, lso) = {
+        let (plan, log_start, log_end, hw, lso) = {
             let state = self.state.lock();
             let (log_start, log_end) = (state.log_start, state.log_end());
-            let lso = state.last_stable_offset();
+            let hw = self.high_watermark_of(&state);
+            let lso = state.last_stable_offset().min(hw);
             if offset < log_start || offset > log_end {
                 return Err(ReadError::OffsetOutOfRange { requested: offset, log_start, log_end });
             }
@@ -450,7 +485,7 @@ impl PartitionLog {
                     plan.push(plan_segment(s, (i == first).then_some(offset), max_bytes, end));
                 }
             }
-            (plan, log_start, log_end, lso)
+            (plan, log_start, log_end, hw, lso)
         };
         let end = log_end.min(upper_bound);
         let mut slices = Vec::new();
@@ -499,7 +534,7 @@ impl PartitionLog {
             slices,
             total_len: total.min(u64::from(u32::MAX)) as u32,
             log_start_offset: log_start,
-            high_watermark: log_end,
+            high_watermark: hw,
             last_stable_offset: lso,
         })
     }
@@ -537,7 +572,12 @@ impl PartitionLog {
 
     /// Fsyncs every segment written since the last fsync, and the directory.
     pub fn flush(&self) -> Result<(), LogError> {
-        let files = self.state.lock().take_dirty();
+        let files = {
+            let mut state = self.state.lock();
+            // No fsync needed: entries inside the active segment are derived again at open (see `epoch`).
+            state.epochs.write_if_needed(&self.dir, false)?;
+            state.take_dirty()
+        };
         for file in files {
             file.sync_data()?;
         }
@@ -549,7 +589,7 @@ impl PartitionLog {
     pub fn close(&self) -> Result<(), LogError> {
         // Nothing appended since open: the files already say everything (the next open rescans the active
         // segment anyway), so skip the fsyncs. Stopping a broker with 10,000 idle partitions took 10 s without this.
-        if self.log_end_offset() == self.end_at_open {
+        if self.log_end_offset() == self.end_at_open && !self.rewritten.load(Ordering::Relaxed) {
             return Ok(());
         }
         self.flush()?;

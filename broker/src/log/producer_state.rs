@@ -109,6 +109,8 @@ pub(crate) struct ProducerStates {
 pub(crate) struct Staged {
     entries: HashMap<i64, ProducerEntry>,
     completed: Vec<CompletedTxn>,
+    /// First offsets of open transactions forgotten without a marker (a follower resetting a stale entry).
+    dropped: Vec<i64>,
 }
 
 impl Staged {
@@ -242,8 +244,60 @@ impl ProducerStates {
         Ok(())
     }
 
+    /// Records a batch a follower copies from its leader, at `offset`, as the leader recorded it: never refuses
+    /// (the leader checked sequences and epochs). `marker` is (commit, coordinator epoch) for a control batch. When
+    /// the entry held here disagrees with what the leader accepted (it expired here, or this replica's state is
+    /// stale), it is replaced by a fresh one, as recovery does.
+    pub(crate) fn stage_replica(
+        &self,
+        staged: &mut Staged,
+        h: &BatchHeader,
+        marker: Option<(bool, i32)>,
+        offset: i64,
+        now_ms: i64,
+    ) {
+        if h.producer_id < 0 {
+            return;
+        }
+        let pid = h.producer_id;
+        let recorded = match marker {
+            Some((commit, coordinator_epoch)) => {
+                self.stage_marker(staged, h, commit, coordinator_epoch, offset, now_ms).is_ok()
+            }
+            None => matches!(self.stage(staged, h, offset, now_ms), Ok(Verdict::Append)),
+        };
+        if recorded {
+            return;
+        }
+        // Refused, or taken for a retry: start the producer afresh from this batch, as for an unknown producer.
+        let previous = staged.entries.remove(&pid).or_else(|| self.producers.get(&pid).cloned());
+        if let Some(first) = previous.and_then(|e| e.txn_first_offset) {
+            staged.dropped.push(first);
+        }
+        let mut entry = ProducerEntry::new(h.producer_epoch);
+        entry.last_timestamp = now_ms;
+        match marker {
+            Some((_, coordinator_epoch)) => entry.coordinator_epoch = coordinator_epoch,
+            None => {
+                entry.push(BatchMeta {
+                    first_seq: h.base_sequence,
+                    last_seq: last_seq_of(h),
+                    first_offset: offset,
+                    last_offset: offset + i64::from(h.last_offset_delta),
+                });
+                if h.is_transactional() {
+                    entry.txn_first_offset = Some(offset);
+                }
+            }
+        }
+        staged.entries.insert(pid, entry);
+    }
+
     /// Makes an append's staged changes current.
     pub(crate) fn commit(&mut self, staged: Staged) {
+        for first in staged.dropped {
+            self.ongoing.remove(&first);
+        }
         for (pid, entry) in staged.entries {
             if let Some(first) = entry.txn_first_offset {
                 self.ongoing.insert(first, pid);

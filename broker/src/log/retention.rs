@@ -28,6 +28,7 @@ impl PartitionLog {
                 return Ok(log_start);
             }
             state.log_start = target;
+            state.epochs.truncate_from_start(target);
             let n = below(&state, target);
             let removed: Vec<Segment> = state.segments.drain(..n).collect();
             (removed, target)
@@ -88,7 +89,9 @@ impl PartitionLog {
             let removed: Vec<Segment> = state.segments.drain(..n).collect();
             let first_base = state.segments[0].base_offset;
             state.log_start = state.log_start.max(first_base);
-            (removed, state.log_start, why)
+            let start = state.log_start;
+            state.epochs.truncate_from_start(start);
+            (removed, start, why)
         };
         checkpoint::write(&self.dir, new_start)?;
         for (s, why) in removed.iter().zip(why) {

@@ -169,7 +169,12 @@ impl Segment {
     }
 
     /// Opens the active (last) segment: scans every batch, truncates a torn or corrupt tail, rebuilds indexes.
-    pub(crate) fn open_active(dir: &Path, base_offset: i64, interval: u32) -> Result<Self, LogError> {
+    /// Also returns the leader epoch changes the scan saw, as (epoch, base offset of its first batch here).
+    pub(crate) fn open_active(
+        dir: &Path,
+        base_offset: i64,
+        interval: u32,
+    ) -> Result<(Self, Vec<(i32, i64)>), LogError> {
         let (file, log_path) = Self::open_file(dir, base_offset)?;
         let mut segment = Self {
             base_offset,
@@ -182,21 +187,26 @@ impl Segment {
             log_path,
             aborted: Vec::new(),
         };
-        segment.rebuild(interval)?;
-        Ok(segment)
+        let epochs = segment.rebuild(interval)?;
+        Ok((segment, epochs))
     }
 
-    /// Rebuilds size, next offset and indexes by scanning; truncates the file at the first bad batch.
-    fn rebuild(&mut self, interval: u32) -> Result<(), LogError> {
+    /// Rebuilds size, next offset and indexes by scanning; truncates the file at the first bad batch. Returns the
+    /// leader epoch changes seen, as (epoch, base offset).
+    fn rebuild(&mut self, interval: u32) -> Result<Vec<(i32, i64)>, LogError> {
         let mut index = SegmentIndex::new();
         let mut next = self.base_offset;
         let mut first_ts = None;
         let base = self.base_offset;
+        let mut epochs: Vec<(i32, i64)> = Vec::new();
         let (valid, cut) = scan(&self.file, |h, pos| {
             let rel = (h.base_offset - base).clamp(0, i64::from(u32::MAX)) as u32;
             index.on_batch(rel, pos as u32, h.size() as u64, h.max_timestamp, interval);
             next = next.max(h.next_offset());
             first_ts.get_or_insert(h.max_timestamp);
+            if epochs.last().is_none_or(|&(e, _)| e != h.partition_leader_epoch) {
+                epochs.push((h.partition_leader_epoch, h.base_offset));
+            }
         })?;
         if let Some(cut) = cut {
             tracing::warn!(
@@ -212,7 +222,49 @@ impl Segment {
         self.next_offset = self.next_offset.max(next);
         self.index = index;
         self.first_append_ms = first_ts;
-        Ok(())
+        Ok(epochs)
+    }
+
+    /// Removes every batch whose last offset is at or after `offset` (at least `base_offset`): the file is cut at
+    /// that batch's position and fsynced, the indexes and aborted transactions lose what lay beyond. The segment
+    /// then ends at `offset` or, when a batch straddled it, at that batch's base offset (whole batches only).
+    /// Returns the new next offset.
+    pub(crate) fn truncate_from(&mut self, offset: i64) -> Result<i64, LogError> {
+        let mut pos = u64::from(self.index.position_for(self.rel(offset)));
+        let mut cut = (self.size, offset);
+        while pos < self.size {
+            let Some(h) = read_header_at(&self.file, pos)? else {
+                return Err(LogError::Decode {
+                    path: self.log_path.clone(),
+                    position: pos,
+                    message: "no valid batch header below the segment's size".into(),
+                });
+            };
+            if h.last_offset() >= offset {
+                cut = (pos, offset.min(h.base_offset));
+                break;
+            }
+            pos += h.size() as u64;
+        }
+        let (position, next) = cut;
+        let mut walk = self.index.cut(position, self.rel(next));
+        while walk < position {
+            let Some(h) = read_header_at(&self.file, walk)? else { break };
+            self.index.on_kept_batch(self.rel(h.base_offset), h.size() as u64, h.max_timestamp);
+            walk += h.size() as u64;
+        }
+        if position < self.size {
+            self.file.set_len(position)?;
+        }
+        // Durable before anything is appended after the cut: the removed batches must not come back.
+        self.file.sync_all()?;
+        self.size = position;
+        self.next_offset = next.max(self.base_offset);
+        self.aborted.retain(|t| t.last_offset < self.next_offset);
+        if self.size == 0 {
+            self.first_append_ms = None;
+        }
+        Ok(self.next_offset)
     }
 
     /// Relative offset of `offset` within this segment, saturated into the index's u32.

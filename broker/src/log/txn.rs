@@ -96,7 +96,8 @@ impl PartitionLog {
     /// The first offset of the earliest open transaction, or the high watermark when none is open: read_committed
     /// consumers read up to here.
     pub fn last_stable_offset(&self) -> i64 {
-        self.lock_state().last_stable_offset()
+        let state = self.lock_state();
+        state.last_stable_offset().min(self.high_watermark_of(&state))
     }
 
     /// Aborted transactions a read_committed fetch of `[from, upper)` must report: those whose marker is at or
@@ -185,6 +186,23 @@ pub(crate) fn recover(dir: &Path, state: &mut LogState) -> Result<(), LogError> 
             }
         }
     }
+    replay_from(dir, state, producers, from)
+}
+
+/// Rebuilds the producer state and aborted transaction indexes from `start`, the producer state as of some offset
+/// (else the log is replayed from its first segment): after a truncation.
+pub(crate) fn rebuild(dir: &Path, state: &mut LogState, start: Option<(i64, ProducerStates)>) -> Result<(), LogError> {
+    let (first_base, end) = (state.segments[0].base_offset, state.log_end());
+    let (from, producers) = match start {
+        Some((offset, producers)) if (first_base..=end).contains(&offset) => (offset, producers),
+        _ => (first_base, ProducerStates::default()),
+    };
+    replay_from(dir, state, producers, from)
+}
+
+/// Replays the log from `from` onto `producers` (the state as of `from`), which then become the state; aborted
+/// transaction entries of markers at or after `from` are derived again and their `.txnindex` files rewritten.
+fn replay_from(dir: &Path, state: &mut LogState, mut producers: ProducerStates, from: i64) -> Result<(), LogError> {
     // Entries at or after the replay point are derived again by the replay.
     for s in &mut state.segments {
         s.aborted.retain(|t| t.last_offset < from);
@@ -222,12 +240,12 @@ fn replay(state: &mut LogState, producers: &mut ProducerStates, from: i64) -> Re
             let mut staged = Staged::default();
             let result = if h.is_control() {
                 let bytes = read_batch_at(&s.file, at, &h)?;
-                match batch::control_type(&bytes) {
-                    Some(kind) => producers.stage_marker(
+                match batch::control_marker(&bytes) {
+                    Some((kind, coordinator_epoch)) => producers.stage_marker(
                         &mut staged,
                         &h,
                         kind == CONTROL_COMMIT,
-                        -1,
+                        coordinator_epoch,
                         h.base_offset,
                         h.max_timestamp,
                     ),

@@ -11,7 +11,7 @@ use super::*;
 use crate::config::TopicConfig;
 
 /// A producer batch of `n` keyed records `k<i>` = `<tag><i>` with sequences from `seq`.
-fn batch(pid: i64, epoch: i16, seq: i32, n: usize, transactional: bool, tag: &str) -> Vec<u8> {
+pub(super) fn batch(pid: i64, epoch: i16, seq: i32, n: usize, transactional: bool, tag: &str) -> Vec<u8> {
     let records: Vec<Record> = (0..n)
         .map(|i| Record {
             transactional,
@@ -36,7 +36,7 @@ fn batch(pid: i64, epoch: i16, seq: i32, n: usize, transactional: bool, tag: &st
 }
 
 /// (offset, value) of every data record readable from 0 below `upper`.
-fn values(log: &PartitionLog, upper: i64) -> Vec<(i64, String)> {
+pub(super) fn values(log: &PartitionLog, upper: i64) -> Vec<(i64, String)> {
     let r = log.read(0, u32::MAX, upper).unwrap();
     let mut bytes = BytesMut::new();
     for s in &r.slices {

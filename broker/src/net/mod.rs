@@ -3,6 +3,7 @@
 //! The protocol layer ([`crate::api`]) does no I/O: it turns a decoded request into a [`ResponseFrame`],
 //! and this layer puts frames on the wire.
 
+pub mod client;
 mod connection;
 mod frame;
 mod listener;

@@ -37,13 +37,13 @@ pub struct Topic {
     pub name: String,
     /// The topic id (KIP-516), stable across restarts.
     pub id: Uuid,
-    state: RwLock<TopicState>,
+    pub(super) state: RwLock<TopicState>,
 }
 
 #[derive(Debug)]
-struct TopicState {
-    partitions: Vec<Arc<PartitionLog>>,
-    overrides: BTreeMap<String, String>,
+pub(super) struct TopicState {
+    pub(super) partitions: Vec<Arc<PartitionLog>>,
+    pub(super) overrides: BTreeMap<String, String>,
 }
 
 impl Topic {
@@ -76,11 +76,11 @@ impl Topic {
 /// All topics of this broker.
 #[derive(Debug)]
 pub struct TopicRegistry {
-    data_dir: PathBuf,
-    broker_defaults: BTreeMap<String, String>,
+    pub(super) data_dir: PathBuf,
+    pub(super) broker_defaults: BTreeMap<String, String>,
     topics: RwLock<HashMap<String, Arc<Topic>>>,
-    /// Serialises create, delete and alter so two admin requests never interleave their file writes.
-    admin: tokio::sync::Mutex<()>,
+    /// Serialises create, delete, alter and reconciliation so two of them never interleave their file writes.
+    pub(super) admin: tokio::sync::Mutex<()>,
 }
 
 fn partition_dir(data_dir: &Path, topic: &str, partition: i32) -> PathBuf {
@@ -179,21 +179,24 @@ impl TopicRegistry {
                 state: RwLock::new(TopicState { partitions: Vec::new(), overrides: file.configs }),
             }));
         }
+        self.create_locked(file, &config)
+    }
+
+    /// Creates the partition logs and the description of a topic; the caller holds the admin lock and has checked
+    /// the name is free.
+    pub(super) fn create_locked(&self, file: TopicFile, config: &TopicConfig) -> Result<Arc<Topic>, TopicError> {
+        let (name, partitions) = (file.name.clone(), file.partitions);
+        let name = name.as_str();
         let storage = |e: String| TopicError::new(ResponseError::KafkaStorageError, e);
-        let mut logs = Vec::with_capacity(partitions as usize);
-        for p in 0..partitions {
-            let dir = partition_dir(&self.data_dir, name, p);
-            // A leftover directory from a topic deleted during a crash must not come back to life.
-            if dir.exists() {
-                std::fs::remove_dir_all(&dir).map_err(|e| storage(format!("cannot clear {}: {e}", dir.display())))?;
+        let logs = match self.open_fresh_partitions(name, 0..partitions, config) {
+            Ok(logs) => logs,
+            Err(e) => {
+                self.remove_partition_dirs(name, 0..partitions);
+                return Err(e);
             }
-            let log = PartitionLog::open(&dir, config.clone()).map_err(|e| storage(e.to_string()))?;
-            logs.push(Arc::new(log));
-        }
+        };
         if let Err(e) = file.store(&self.data_dir) {
-            for p in 0..partitions {
-                let _ = std::fs::remove_dir_all(partition_dir(&self.data_dir, name, p));
-            }
+            self.remove_partition_dirs(name, 0..partitions);
             return Err(storage(format!("cannot store topic metadata: {e}")));
         }
         let topic = Arc::new(Topic {
@@ -206,9 +209,40 @@ impl TopicRegistry {
         Ok(topic)
     }
 
+    /// Opens empty logs for partitions `range` of `name`, first clearing any leftover directory: one from a topic
+    /// deleted during a crash must not come back to life.
+    fn open_fresh_partitions(
+        &self,
+        name: &str,
+        range: std::ops::Range<i32>,
+        config: &TopicConfig,
+    ) -> Result<Vec<Arc<PartitionLog>>, TopicError> {
+        let storage = |e: String| TopicError::new(ResponseError::KafkaStorageError, e);
+        let mut logs = Vec::with_capacity(range.len());
+        for p in range {
+            let dir = partition_dir(&self.data_dir, name, p);
+            if dir.exists() {
+                std::fs::remove_dir_all(&dir).map_err(|e| storage(format!("cannot clear {}: {e}", dir.display())))?;
+            }
+            logs.push(Arc::new(PartitionLog::open(&dir, config.clone()).map_err(|e| storage(e.to_string()))?));
+        }
+        Ok(logs)
+    }
+
+    fn remove_partition_dirs(&self, name: &str, range: std::ops::Range<i32>) {
+        for p in range {
+            let _ = std::fs::remove_dir_all(partition_dir(&self.data_dir, name, p));
+        }
+    }
+
     /// Deletes a topic and its data.
     pub async fn delete(&self, name: &str) -> Result<Uuid, TopicError> {
         let _admin = self.admin.lock().await;
+        self.delete_locked(name)
+    }
+
+    /// [`TopicRegistry::delete`] for a caller holding the admin lock.
+    pub(super) fn delete_locked(&self, name: &str) -> Result<Uuid, TopicError> {
         let topic = self.topics.write().remove(name).ok_or_else(|| {
             TopicError::new(ResponseError::UnknownTopicOrPartition, format!("topic {name:?} does not exist"))
         })?;
@@ -241,18 +275,17 @@ impl TopicRegistry {
         if validate_only {
             return Ok(());
         }
+        self.add_partitions_locked(&topic, new_total)
+    }
+
+    /// Grows `topic` to `new_total` (> its count) partitions; the caller holds the admin lock.
+    pub(super) fn add_partitions_locked(&self, topic: &Topic, new_total: i32) -> Result<(), TopicError> {
+        let (name, current) = (topic.name.as_str(), topic.partition_count());
         let storage = |e: String| TopicError::new(ResponseError::KafkaStorageError, e);
         let overrides = topic.overrides();
         let config = TopicConfig::from_overrides(&self.broker_defaults, &overrides)
             .map_err(|e| TopicError::new(ResponseError::InvalidConfig, e.to_string()))?;
-        let mut logs = Vec::new();
-        for p in current..new_total {
-            let dir = partition_dir(&self.data_dir, name, p);
-            if dir.exists() {
-                std::fs::remove_dir_all(&dir).map_err(|e| storage(format!("cannot clear {}: {e}", dir.display())))?;
-            }
-            logs.push(Arc::new(PartitionLog::open(&dir, config.clone()).map_err(|e| storage(e.to_string()))?));
-        }
+        let logs = self.open_fresh_partitions(name, current..new_total, &config)?;
         let file = TopicFile { name: name.to_string(), id: topic.id, partitions: new_total, configs: overrides };
         file.store(&self.data_dir).map_err(|e| storage(format!("cannot store topic metadata: {e}")))?;
         topic.state.write().partitions.extend(logs);
@@ -276,8 +309,18 @@ impl TopicRegistry {
         if validate_only {
             return Ok(());
         }
+        self.set_overrides_locked(&topic, overrides, config)
+    }
+
+    /// Stores and applies `overrides` (already validated into `config`); the caller holds the admin lock.
+    pub(super) fn set_overrides_locked(
+        &self,
+        topic: &Topic,
+        overrides: BTreeMap<String, String>,
+        config: TopicConfig,
+    ) -> Result<(), TopicError> {
         let file = TopicFile {
-            name: name.to_string(),
+            name: topic.name.clone(),
             id: topic.id,
             partitions: topic.partition_count(),
             configs: overrides.clone(),
@@ -289,7 +332,7 @@ impl TopicRegistry {
         for log in &state.partitions {
             log.set_config(config.clone());
         }
-        tracing::info!(topic = name, "altered topic configs");
+        tracing::info!(topic = %topic.name, "altered topic configs");
         Ok(())
     }
 

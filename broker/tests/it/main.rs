@@ -14,14 +14,22 @@
 //!   APIs on the wire.
 //! - `restart`: records, offsets and configs surviving a clean restart.
 //! - `txn`: idempotent and transactional producers through librdkafka: dedup, fencing, read_committed, timeouts.
+//! - `controller`: the Raft metadata quorum in-process: proposals from any node, leader failover, restart
+//!   recovery, fencing of silent brokers.
+//! - `replication`: a three-node cluster in-process: acks=all surviving leader loss, leader-only reads, ISR shrink
+//!   and rejoin.
+//! - `cluster_api`: the cluster APIs on one broker and on an in-process 3-node cluster.
 
 mod admin;
 mod bad_input;
+mod cluster_api;
 mod compaction;
 mod consumer_protocol;
+mod controller;
 mod groups;
 mod produce_fetch;
 mod protocol;
+mod replication;
 mod restart;
 mod retention;
 mod support;

@@ -34,6 +34,7 @@ const SERVED: &[(i16, i16, i16)] = &[
     (20, 1, 6), // DeleteTopics
     (21, 0, 2), // DeleteRecords
     (22, 0, 5), // InitProducerId
+    (23, 2, 4), // OffsetForLeaderEpoch
     (24, 0, 5), // AddPartitionsToTxn
     (25, 0, 4), // AddOffsetsToTxn
     (26, 0, 5), // EndTxn
@@ -43,14 +44,19 @@ const SERVED: &[(i16, i16, i16)] = &[
     (33, 0, 2), // AlterConfigs
     (37, 0, 3), // CreatePartitions
     (42, 0, 2), // DeleteGroups
+    (43, 0, 2), // ElectLeaders
     (44, 0, 1), // IncrementalAlterConfigs
+    (45, 0, 1), // AlterPartitionReassignments
+    (46, 0, 0), // ListPartitionReassignments
     (47, 0, 0), // OffsetDelete
+    (55, 0, 2), // DescribeQuorum
     (60, 0, 2), // DescribeCluster
     (61, 0, 0), // DescribeProducers
     (65, 0, 0), // DescribeTransactions
     (66, 0, 2), // ListTransactions
     (68, 0, 1), // ConsumerGroupHeartbeat
     (69, 0, 1), // ConsumerGroupDescribe
+    (75, 0, 0), // DescribeTopicPartitions
 ];
 
 fn expected_ranges() -> BTreeSet<(i16, i16, i16)> {

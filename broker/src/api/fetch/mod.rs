@@ -1,4 +1,9 @@
 //! Fetch (key 1): whole record batches from the log, long-polling until `min_bytes` or `max_wait_ms`.
+//!
+//! In cluster mode only a partition's leader answers. Consumers read up to the high watermark (the last stable
+//! offset for read_committed, never past the high watermark) and their long polls wake when it moves; followers
+//! (a replica id in the request) read up to the log end, and their fetch offset tells the leader how far they
+//! got, which is what moves the high watermark.
 
 mod response;
 
@@ -10,9 +15,10 @@ use kafka_protocol::ResponseError;
 use tokio::sync::watch;
 use uuid::Uuid;
 
-use self::response::{PartitionAnswer, TopicAnswer};
+use self::response::{NodeEndpoint, PartitionAnswer, TopicAnswer};
 use super::{util, Handler, Reply};
 use crate::log::{PartitionLog, ReadError};
+use crate::replica::ReplicaManager;
 use crate::server::Shared;
 
 pub(crate) struct Fetch;
@@ -20,12 +26,51 @@ pub(crate) struct Fetch;
 /// The longest a fetch may wait, whatever the client asks: keeps a bad max_wait_ms from pinning a connection.
 const MAX_WAIT_CAP: Duration = Duration::from_secs(30);
 
+/// Who is reading, which decides how far a read may go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// A single node: the log end is the high watermark.
+    Local,
+    /// Cluster mode, a consumer: up to the high watermark.
+    Consumer,
+    /// Cluster mode, a follower: up to the log end.
+    Follower,
+}
+
 /// One requested partition, resolved once per request.
 struct Wanted {
     partition: i32,
     fetch_offset: i64,
     max_bytes: i32,
     log: Result<Arc<PartitionLog>, ResponseError>,
+    /// The partition's leader and epoch, named in answers that refuse because this broker does not lead it.
+    current_leader: Option<(i32, i32)>,
+}
+
+/// Cluster mode: whether this broker may serve `partition` of `topic` to this reader, recording a follower's
+/// progress. Returns the error to answer instead, with the leader to name.
+fn admit(
+    replicas: &ReplicaManager,
+    mode: Mode,
+    replica_id: i32,
+    topic: &str,
+    p: &kafka_protocol::messages::fetch_request::FetchPartition,
+) -> Result<(), (ResponseError, Option<(i32, i32)>)> {
+    let admitted = match mode {
+        Mode::Follower => {
+            replicas.follower_fetch(topic, p.partition, replica_id, p.current_leader_epoch, p.fetch_offset)
+        }
+        _ => replicas.check_leader(topic, p.partition, p.current_leader_epoch).map(|_| ()),
+    };
+    admitted.map_err(|error| {
+        let leader = match error {
+            ResponseError::NotLeaderOrFollower | ResponseError::FencedLeaderEpoch => {
+                replicas.leader_of(topic, p.partition)
+            }
+            _ => None,
+        };
+        (error, leader)
+    })
 }
 
 struct WantedTopic {
@@ -41,6 +86,13 @@ impl Handler for Fetch {
 
     async fn handle(shared: &Arc<Shared>, header: &RequestHeader, request: FetchRequest) -> Reply {
         let version = header.request_api_version;
+        // v15 moved the replica id into ReplicaState (KIP-903).
+        let replica_id = if version >= 15 { request.replica_state.replica_id.0 } else { request.replica_id.0 };
+        let mode = match &shared.replicas {
+            None => Mode::Local,
+            Some(_) if replica_id >= 0 => Mode::Follower,
+            Some(_) => Mode::Consumer,
+        };
         let topics: Vec<WantedTopic> = request
             .topics
             .into_iter()
@@ -54,25 +106,43 @@ impl Handler for Fetch {
                 let partitions = t
                     .partitions
                     .into_iter()
-                    .map(|p| Wanted {
-                        partition: p.partition,
-                        fetch_offset: p.fetch_offset,
-                        max_bytes: p.partition_max_bytes,
-                        log: topic.clone().and_then(|topic| {
+                    .map(|p| {
+                        let mut log = topic.clone().and_then(|topic| {
                             topic.partition(p.partition).ok_or(ResponseError::UnknownTopicOrPartition)
-                        }),
+                        });
+                        let mut current_leader = None;
+                        if let (Ok(_), Some(replicas)) = (&log, &shared.replicas) {
+                            if let Err((error, leader)) = admit(replicas, mode, replica_id, &name, &p) {
+                                log = Err(error);
+                                current_leader = leader;
+                            }
+                        }
+                        Wanted {
+                            partition: p.partition,
+                            fetch_offset: p.fetch_offset,
+                            max_bytes: p.partition_max_bytes,
+                            log,
+                            current_leader,
+                        }
                     })
                     .collect();
                 WantedTopic { name, id: t.topic_id, partitions }
             })
             .collect();
 
-        // Subscribe before the first read so an append between the read and the wait still wakes us.
+        // Subscribe before the first read so an append between the read and the wait still wakes us. Consumers of
+        // a cluster wait for the high watermark: records past it are not theirs to see yet.
         let mut watchers: Vec<watch::Receiver<i64>> = topics
             .iter()
             .flat_map(|t| t.partitions.iter())
-            .filter_map(|p| p.log.as_ref().ok().map(|log| log.subscribe()))
+            .filter_map(|p| {
+                p.log.as_ref().ok().map(|log| match mode {
+                    Mode::Consumer => log.subscribe_high_watermark(),
+                    Mode::Local | Mode::Follower => log.subscribe(),
+                })
+            })
             .collect();
+        let endpoints = node_endpoints(shared, version, &topics);
         let max_wait = Duration::from_millis(request.max_wait_ms.max(0) as u64).min(MAX_WAIT_CAP);
         let deadline = tokio::time::Instant::now() + max_wait;
         let min_bytes = request.min_bytes.max(1) as u64;
@@ -83,24 +153,41 @@ impl Handler for Fetch {
             for w in &mut watchers {
                 w.borrow_and_update();
             }
-            let (answers, total, any_error) = read_all(&topics, max_bytes, read_committed);
+            let (answers, total, any_error) = read_all(&topics, max_bytes, read_committed, mode);
             let expired = tokio::time::Instant::now() >= deadline;
             if total >= min_bytes || any_error || expired || watchers.is_empty() {
-                return Reply::Frame(response::encode(version, answers));
+                return Reply::Frame(response::encode(version, answers, &endpoints));
             }
             drop(answers);
             let changed = futures::future::select_all(watchers.iter_mut().map(|w| Box::pin(w.changed())));
             if tokio::time::timeout_at(deadline, changed).await.is_err() {
                 // Timed out: answer with whatever there is now.
-                let (answers, _, _) = read_all(&topics, max_bytes, read_committed);
-                return Reply::Frame(response::encode(version, answers));
+                let (answers, _, _) = read_all(&topics, max_bytes, read_committed, mode);
+                return Reply::Frame(response::encode(version, answers, &endpoints));
             }
         }
     }
 }
 
+/// The brokers named as current leaders in refusals, for v16+ answers (KIP-951): clients go straight there.
+fn node_endpoints(shared: &Shared, version: i16, topics: &[WantedTopic]) -> Vec<NodeEndpoint> {
+    let Some(replicas) = shared.replicas.as_ref().filter(|_| version >= 16) else { return Vec::new() };
+    let mut ids: Vec<i32> =
+        topics.iter().flat_map(|t| t.partitions.iter()).filter_map(|p| p.current_leader.map(|(id, _)| id)).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    ids.into_iter()
+        .filter_map(|id| replicas.broker_address(id).map(|(host, port)| NodeEndpoint { node_id: id, host, port }))
+        .collect()
+}
+
 /// Reads every wanted partition once: the answers, their total record bytes, and whether any failed.
-fn read_all(topics: &[WantedTopic], max_bytes: u64, read_committed: bool) -> (Vec<TopicAnswer>, u64, bool) {
+fn read_all(
+    topics: &[WantedTopic],
+    max_bytes: u64,
+    read_committed: bool,
+    mode: Mode,
+) -> (Vec<TopicAnswer>, u64, bool) {
     let mut remaining = max_bytes;
     let mut total = 0u64;
     let mut any_error = false;
@@ -113,7 +200,7 @@ fn read_all(topics: &[WantedTopic], max_bytes: u64, read_committed: bool) -> (Ve
                 .partitions
                 .iter()
                 .map(|w| {
-                    let answer = read_one(w, remaining, read_committed);
+                    let answer = read_one(w, remaining, read_committed, mode);
                     if answer.error_code != util::NONE {
                         any_error = true;
                     }
@@ -128,7 +215,7 @@ fn read_all(topics: &[WantedTopic], max_bytes: u64, read_committed: bool) -> (Ve
     (answers, total, any_error)
 }
 
-fn read_one(w: &Wanted, remaining: u64, read_committed: bool) -> PartitionAnswer {
+fn read_one(w: &Wanted, remaining: u64, read_committed: bool, mode: Mode) -> PartitionAnswer {
     let mut answer = PartitionAnswer {
         partition: w.partition,
         error_code: util::NONE,
@@ -137,16 +224,23 @@ fn read_one(w: &Wanted, remaining: u64, read_committed: bool) -> PartitionAnswer
         log_start_offset: -1,
         aborted_transactions: None,
         records: Vec::new(),
+        current_leader: None,
     };
     let log = match &w.log {
         Ok(log) => log,
         Err(error) => {
             answer.error_code = util::code(*error);
+            answer.current_leader = w.current_leader;
             return answer;
         }
     };
-    let high_watermark = log.log_end_offset();
-    let last_stable = log.last_stable_offset();
+    let (high_watermark, last_stable) = match mode {
+        Mode::Local => (log.log_end_offset(), log.last_stable_offset()),
+        Mode::Consumer | Mode::Follower => {
+            let hw = log.high_watermark();
+            (hw, log.last_stable_offset().min(hw))
+        }
+    };
     answer.high_watermark = high_watermark;
     answer.last_stable_offset = last_stable;
     answer.log_start_offset = log.log_start_offset();
@@ -158,11 +252,19 @@ fn read_one(w: &Wanted, remaining: u64, read_committed: bool) -> PartitionAnswer
         return answer;
     }
     let limit = (w.max_bytes.max(0) as u64).min(remaining).min(u64::from(u32::MAX)) as u32;
-    let upper = if read_committed { last_stable } else { high_watermark };
+    let upper = match mode {
+        // A follower copies everything; the high watermark it is told keeps it from exposing too much.
+        Mode::Follower => i64::MAX,
+        _ if read_committed => last_stable,
+        _ => high_watermark,
+    };
     match log.read(w.fetch_offset, limit, upper) {
         Ok(read) => {
-            answer.high_watermark = read.high_watermark;
-            answer.last_stable_offset = read.last_stable_offset;
+            if mode == Mode::Local {
+                // One snapshot of the offsets the read was planned with.
+                answer.high_watermark = read.high_watermark;
+                answer.last_stable_offset = read.last_stable_offset;
+            }
             answer.log_start_offset = read.log_start_offset;
             if read_committed && !read.slices.is_empty() {
                 // Consumers drop the records of these producers from each first offset up to the abort marker.

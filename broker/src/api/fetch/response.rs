@@ -23,6 +23,16 @@ pub(crate) struct PartitionAnswer {
     pub(crate) aborted_transactions: Option<Vec<(i64, i64)>>,
     /// Whole record batches, in order; empty when there is nothing to send.
     pub(crate) records: Vec<FileSlice>,
+    /// (leader id, leader epoch) named in a refusal from a broker that does not lead the partition (v12+).
+    pub(crate) current_leader: Option<(i32, i32)>,
+}
+
+/// A broker named as a current leader, so clients can reach it without a Metadata round trip (v16+, KIP-951).
+#[derive(Debug, Clone)]
+pub(crate) struct NodeEndpoint {
+    pub(crate) node_id: i32,
+    pub(crate) host: String,
+    pub(crate) port: i32,
 }
 
 /// One topic's answers.
@@ -88,8 +98,9 @@ fn put_uvarint(buf: &mut BytesMut, mut v: u64) {
     buf.put_u8(v as u8);
 }
 
-/// Lays out a whole Fetch response body for `version` (4..=18), records as file chunks.
-pub(crate) fn encode(version: i16, topics: Vec<TopicAnswer>) -> ResponseFrame {
+/// Lays out a whole Fetch response body for `version` (4..=18), records as file chunks; `endpoints` go out from
+/// v16 on.
+pub(crate) fn encode(version: i16, topics: Vec<TopicAnswer>, endpoints: &[NodeEndpoint]) -> ResponseFrame {
     let mut frame = ResponseFrame::default();
     let mut w = Writer { buf: BytesMut::with_capacity(256), flexible: version >= 12 };
     w.buf.put_i32(0); // throttle_time_ms
@@ -135,11 +146,39 @@ pub(crate) fn encode(version: i16, topics: Vec<TopicAnswer>) -> ResponseFrame {
                     frame.push_file(slice);
                 }
             }
-            w.no_tagged_fields(); // partition
+            match p.current_leader {
+                // Tagged field 1 (CurrentLeader): leader id, leader epoch, and the struct's own empty tag list.
+                Some((leader_id, leader_epoch)) if w.flexible => {
+                    put_uvarint(&mut w.buf, 1); // one tagged field
+                    put_uvarint(&mut w.buf, 1); // tag
+                    put_uvarint(&mut w.buf, 9); // its size
+                    w.buf.put_i32(leader_id);
+                    w.buf.put_i32(leader_epoch);
+                    w.buf.put_u8(0);
+                }
+                _ => w.no_tagged_fields(), // partition
+            }
         }
         w.no_tagged_fields(); // topic
     }
-    w.no_tagged_fields(); // response
+    if version >= 16 && !endpoints.is_empty() {
+        // Tagged field 0 (NodeEndpoints) of the response.
+        let mut inner = Writer { buf: BytesMut::with_capacity(64), flexible: true };
+        inner.array_len(endpoints.len());
+        for e in endpoints {
+            inner.buf.put_i32(e.node_id);
+            inner.string(&e.host);
+            inner.buf.put_i32(e.port);
+            put_uvarint(&mut inner.buf, 0); // rack: null
+            inner.no_tagged_fields();
+        }
+        put_uvarint(&mut w.buf, 1);
+        put_uvarint(&mut w.buf, 0);
+        put_uvarint(&mut w.buf, inner.buf.len() as u64);
+        w.buf.put_slice(&inner.buf);
+    } else {
+        w.no_tagged_fields(); // response
+    }
     frame.push_bytes(w.buf.split().freeze());
     frame
 }
@@ -178,6 +217,7 @@ mod tests {
                         log_start_offset: 2,
                         aborted_transactions: Some(vec![(7, 3), (9, 4)]),
                         records: vec![slice_of(b"batch-one"), slice_of(b"batch-two")],
+                        current_leader: None,
                     },
                     PartitionAnswer {
                         partition: 1,
@@ -187,10 +227,12 @@ mod tests {
                         log_start_offset: 0,
                         aborted_transactions: None,
                         records: vec![],
+                        current_leader: Some((3, 12)),
                     },
                 ],
             }];
-            let mut bytes = encode(version, topics).to_bytes().expect("read chunks");
+            let endpoints = [NodeEndpoint { node_id: 3, host: "broker-3".into(), port: 9093 }];
+            let mut bytes = encode(version, topics, &endpoints).to_bytes().expect("read chunks");
             let decoded = FetchResponse::decode(&mut bytes, version).expect("decodes");
             assert!(bytes.is_empty(), "v{version}: {} bytes left over", bytes.len());
             let t = &decoded.responses[0];
@@ -214,6 +256,16 @@ mod tests {
             assert_eq!(t.partitions[0].last_stable_offset, 10);
             assert!(t.partitions[1].aborted_transactions.is_none(), "v{version}: null for read_uncommitted");
             assert_eq!(t.partitions[1].error_code, 1);
+            if version >= 12 {
+                let leader = &t.partitions[1].current_leader;
+                assert_eq!((leader.leader_id.0, leader.leader_epoch), (3, 12), "v{version}");
+                assert_eq!(t.partitions[0].current_leader, Default::default(), "v{version}");
+            }
+            if version >= 16 {
+                let e = &decoded.node_endpoints;
+                assert_eq!(e.len(), 1, "v{version}");
+                assert_eq!((e[0].node_id.0, e[0].host.as_str(), e[0].port, e[0].rack.is_none()), (3, "broker-3", 9093, true));
+            }
             assert_eq!(t.partitions[1].records.as_deref(), Some(&b""[..]));
         }
     }

@@ -30,6 +30,11 @@ impl Handler for DescribeGroups {
             .map(|id| {
                 let name = id.0.to_string();
                 let mut described = DescribedGroup::default().with_group_id(id).with_authorized_operations(operations);
+                if let Err(error) = shared.groups.check_coordinator(&name) {
+                    // Another broker leads the group's partition (or this one is still loading it).
+                    described.error_code = error.code();
+                    return described;
+                }
                 match shared.groups.describe(&name) {
                     Some(d) => {
                         described.group_state = util::str_bytes(d.state);

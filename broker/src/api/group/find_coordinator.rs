@@ -1,4 +1,7 @@
-//! FindCoordinator (key 10): this single broker coordinates every group and every transactional id.
+//! FindCoordinator (key 10): which broker coordinates a group or a transactional id. A single broker
+//! coordinates everything; in a cluster it is the leader of the key's partition of `__consumer_offsets` or
+//! `__transaction_state`, the topic being created on first need (COORDINATOR_NOT_AVAILABLE meanwhile, and while
+//! the partition has no leader: clients retry).
 
 use std::sync::Arc;
 
@@ -9,6 +12,8 @@ use kafka_protocol::messages::{
 use kafka_protocol::ResponseError;
 
 use crate::api::{util, Handler, Reply};
+use crate::controller::Controller;
+use crate::coordinator::internal_topics::{self, CoordinatorAddress, InternalTopic};
 use crate::server::Shared;
 
 pub(crate) struct FindCoordinator;
@@ -24,6 +29,9 @@ impl Handler for FindCoordinator {
     const VERSIONS: (i16, i16) = (0, 6);
 
     async fn handle(shared: &Arc<Shared>, header: &RequestHeader, request: FindCoordinatorRequest) -> Reply {
+        if let Some(controller) = &shared.controller {
+            return in_cluster(shared, controller, header, request).await;
+        }
         let node = BrokerId(shared.config.node_id);
         let host = util::str_bytes(shared.advertised_host.clone());
         let port = shared.advertised_port;
@@ -61,4 +69,67 @@ impl Handler for FindCoordinator {
         }
         Reply::Message(ResponseKind::FindCoordinator(response))
     }
+}
+
+/// Cluster mode: each key's coordinator is the leader of its partition of the internal topic.
+async fn in_cluster(
+    shared: &Shared,
+    controller: &Controller,
+    header: &RequestHeader,
+    request: FindCoordinatorRequest,
+) -> Reply {
+    let topic = match request.key_type {
+        0 => Some(InternalTopic::offsets(&shared.config)),
+        1 => Some(InternalTopic::transactions(&shared.config)),
+        _ => None,
+    };
+    let unsupported = || (ResponseError::InvalidRequest, format!("unsupported key type {}", request.key_type));
+    let mut answers = Vec::new();
+    let keys: Vec<_> =
+        if header.request_api_version >= 4 { request.coordinator_keys.clone() } else { vec![request.key.clone()] };
+    for key in keys {
+        let answer = match &topic {
+            None => Err(unsupported()),
+            Some(topic) => internal_topics::find_coordinator(controller, topic, key.as_str())
+                .await
+                .map_err(|e| (e, format!("no coordinator available for {:?} yet", key.as_str()))),
+        };
+        if let Err((error, _)) = &answer {
+            tracing::debug!(key = %key.as_str(), key_type = request.key_type, ?error, "FindCoordinator found none");
+        }
+        answers.push((key, answer));
+    }
+    let mut response = FindCoordinatorResponse::default();
+    if header.request_api_version >= 4 {
+        response.coordinators = answers
+            .into_iter()
+            .map(|(key, answer)| {
+                let c = Coordinator::default().with_key(key);
+                match answer {
+                    Ok(a) => c.with_node_id(BrokerId(a.node_id)).with_host(util::str_bytes(a.host)).with_port(a.port),
+                    Err((error, message)) => c
+                        .with_node_id(BrokerId(-1))
+                        .with_port(-1)
+                        .with_error_code(error.code())
+                        .with_error_message(Some(util::str_bytes(message))),
+                }
+            })
+            .collect();
+    } else {
+        match answers.pop().map(|(_, a)| a) {
+            Some(Ok(CoordinatorAddress { node_id, host, port })) => {
+                response.node_id = BrokerId(node_id);
+                response.host = util::str_bytes(host);
+                response.port = port;
+            }
+            Some(Err((error, message))) => {
+                response.node_id = BrokerId(-1);
+                response.port = -1;
+                response.error_code = error.code();
+                response.error_message = Some(util::str_bytes(message));
+            }
+            None => {}
+        }
+    }
+    Reply::Message(ResponseKind::FindCoordinator(response))
 }

@@ -28,7 +28,12 @@ impl Handler for LeaveGroup {
             vec![(request.member_id.to_string(), None)]
         };
         let mut response = LeaveGroupResponse::default();
-        match shared.groups.leave(&group, &leaving) {
+        let mark = shared.groups.mark(&group);
+        let result = match shared.groups.leave(&group, &leaving) {
+            Ok(results) => shared.groups.replicated(mark).await.map(|()| results),
+            Err(error) => Err(error),
+        };
+        match result {
             Err(error) => response.error_code = error.code(),
             Ok(results) if !batched => {
                 response.error_code = results.first().and_then(|r| r.as_ref().err()).map_or(0, |e| e.code());

@@ -42,16 +42,19 @@ impl Handler for OffsetCommit {
                 .collect();
             verdicts.push(verdict);
         }
-        let group_error = shared
-            .groups
-            .commit(
-                &group,
-                request.member_id.as_str(),
-                request.group_instance_id.as_ref().map(|s| s.as_str()),
-                request.generation_id_or_member_epoch,
-                &accepted,
-            )
-            .err();
+        let mark = shared.groups.mark(&group);
+        let committed = shared.groups.commit(
+            &group,
+            request.member_id.as_str(),
+            request.group_instance_id.as_ref().map(|s| s.as_str()),
+            request.generation_id_or_member_epoch,
+            &accepted,
+        );
+        // Acknowledged only once the followers have the offsets: a failover must not lose a commit.
+        let group_error = match committed {
+            Ok(()) => shared.groups.replicated(mark).await.err(),
+            Err(error) => Some(error),
+        };
         if let Some(error) = group_error {
             tracing::debug!(group, member = %request.member_id, ?error, "OffsetCommit refused");
         }

@@ -23,7 +23,12 @@ impl Handler for OffsetDelete {
             .flat_map(|t| t.partitions.iter().map(|p| (t.name.0.to_string(), p.partition_index)))
             .collect();
         let mut response = OffsetDeleteResponse::default();
-        match shared.groups.delete_offsets(&group, &asked) {
+        let mark = shared.groups.mark(&group);
+        let result = match shared.groups.delete_offsets(&group, &asked) {
+            Ok(results) => shared.groups.replicated(mark).await.map(|()| results),
+            Err(error) => Err(error),
+        };
+        match result {
             Err(error) => response.error_code = error.code(),
             Ok(results) => {
                 let mut results = results.into_iter();

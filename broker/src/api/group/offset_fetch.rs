@@ -41,6 +41,11 @@ impl Handler for OffsetFetch {
         let mut response = OffsetFetchResponse::default();
         if version < 8 {
             let group = request.group_id.0.to_string();
+            if let Err(error) = shared.groups.check_coordinator(&group) {
+                // v1 has no group-level error code; its clients look the coordinator up again on their next try.
+                response.error_code = error.code();
+                return Reply::Message(ResponseKind::OffsetFetch(response));
+            }
             let asked = request
                 .topics
                 .map(|ts| ts.into_iter().map(|t| (t.name.0.to_string(), t.partition_indexes)).collect());
@@ -72,6 +77,11 @@ impl Handler for OffsetFetch {
                 _ => None,
             };
             let mut answer = OffsetFetchResponseGroup::default().with_group_id(GroupId(util::str_bytes(group.clone())));
+            if let Err(error) = shared.groups.check_coordinator(&group) {
+                answer.error_code = error.code();
+                response.groups.push(answer);
+                continue;
+            }
             if let Some(Err(error)) = member_check {
                 answer.error_code = error.code();
                 response.groups.push(answer);

@@ -57,7 +57,11 @@ impl Handler for TxnOffsetCommit {
                 let transactional_id = request.transactional_id.as_str();
                 let (producer_id, epoch) = (request.producer_id.0, request.producer_epoch);
                 let check = || shared.txns.verify_group(transactional_id, producer_id, epoch, &group);
-                shared.groups.stage_txn_offsets(&group, producer_id, epoch, staged, check).err()
+                let mark = shared.groups.mark(&group);
+                match shared.groups.stage_txn_offsets(&group, producer_id, epoch, staged, check) {
+                    Ok(()) => shared.groups.replicated(mark).await.err(),
+                    Err(error) => Some(error),
+                }
             }
         };
         if let Some(error) = group_error {

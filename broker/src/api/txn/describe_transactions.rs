@@ -8,7 +8,6 @@ use kafka_protocol::messages::describe_transactions_response::{TopicData, Transa
 use kafka_protocol::messages::{
     ApiKey, DescribeTransactionsRequest, DescribeTransactionsResponse, RequestHeader, ResponseKind,
 };
-use kafka_protocol::ResponseError;
 
 use super::{Handler, Reply};
 use crate::api::util;
@@ -28,11 +27,12 @@ impl Handler for DescribeTransactions {
         for (id, metadata) in request.transactional_ids.into_iter().zip(found) {
             let mut s = TransactionState::default().with_transactional_id(id);
             match metadata {
-                None => {
-                    s.error_code = ResponseError::TransactionalIdNotFound.code();
+                Err(error) => {
+                    // TRANSACTIONAL_ID_NOT_FOUND, or NOT_COORDINATOR for an id another broker coordinates.
+                    s.error_code = error.code();
                     s.transaction_state = util::str_bytes("");
                 }
-                Some(m) => {
+                Ok(m) => {
                     let mut topics: BTreeMap<String, Vec<i32>> = BTreeMap::new();
                     for (topic, partition) in &m.partitions {
                         topics.entry(topic.clone()).or_default().push(*partition);

@@ -1,6 +1,7 @@
-//! WriteTxnMarkers (key 27): writes COMMIT or ABORT markers to partitions. Kafka's coordinator sends it to
-//! partition leaders; here the coordinator writes its markers directly through the same log call, and this API
-//! serves tools and other brokers that ask.
+//! WriteTxnMarkers (key 27): writes COMMIT or ABORT markers to partitions this broker leads. A transaction
+//! coordinator sends it for the partitions of a transaction led by another broker (its own it writes
+//! directly); `__consumer_offsets` partitions go through the group coordinator, which completes the
+//! transaction's staged offsets with the marker. In cluster mode the answer waits for the followers.
 
 use std::sync::Arc;
 

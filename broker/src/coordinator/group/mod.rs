@@ -5,15 +5,25 @@
 //! - `classic`: the classic protocol's state machine on one group, pure (no I/O, no clock of its own).
 //! - `offsets`: OffsetCommit, OffsetFetch, OffsetDelete and transactional offsets.
 //! - `records`: Kafka's key and value schemas of `__consumer_offsets` records.
-//! - `store`: the `__consumer_offsets` topic: group -> partition, appends, replay at start.
+//! - `store`: the `__consumer_offsets` topic: group -> partition, appends, replay.
+//! - `load`: cluster mode: loading a partition's groups when this broker becomes its leader, dropping them
+//!   when it stops being the leader.
 //! - `timer`: one tokio task per group with members, sleeping until its next deadline.
 //!
 //! All groups sit behind one mutex, held only for in-memory transitions and the `__consumer_offsets` append
 //! that makes them durable (a page-cache write), so the log order of a group's records is its memory order.
 //! Joins and syncs that must wait for the rest of the group wait on a oneshot channel, outside the lock.
+//!
+//! In cluster mode this broker serves only the groups of the `__consumer_offsets` partitions it leads (others
+//! answer NOT_COORDINATOR; see `coordinator::ownership`), and answers a request that wrote only once
+//! the followers have the write (the partition's high watermark passed it), so a failover never loses a
+//! commit that was acknowledged. In single-node mode the high watermark is the log end: nothing waits.
 
 mod classic;
+#[cfg(test)]
+mod cluster_tests;
 pub mod consumer;
+mod load;
 mod offsets;
 mod records;
 mod store;
@@ -33,11 +43,16 @@ use tokio::time::Instant;
 
 use self::classic::{ClassicGroup, Effects, GroupState, Reply, Settings};
 use self::store::OffsetsLog;
+use crate::controller::Controller;
+use crate::coordinator::cluster::{ClusterHandles, ClusterView};
+use crate::coordinator::ownership::{self, Mark, Ownership, REPLICATION_TIMEOUT};
+use crate::replica::ReplicaManager;
 use crate::topics::TopicRegistry;
 use crate::{BrokerConfig, BrokerError};
 
 pub use self::offsets::CommitOffset;
 pub(crate) use self::offsets::FetchedOffset;
+pub(crate) use self::store::OFFSETS_TOPIC;
 
 
 /// A JoinGroup request, in the coordinator's terms.
@@ -146,6 +161,13 @@ pub(crate) struct Inner {
 }
 
 impl Inner {
+    /// Whether `group_id` is served here now: NOT_COORDINATOR when another broker leads its partition,
+    /// COORDINATOR_LOAD_IN_PROGRESS while its partition is being loaded. Checked under the groups lock by
+    /// whatever could create or change a group, so nothing lands in a partition being dropped.
+    fn owner(&self, group_id: &str) -> Result<(), ResponseError> {
+        self.store.ownership.check(self.store.partition_of(group_id))
+    }
+
     /// Makes a transition's effects happen: its records are appended first, then the waiting requests are
     /// answered (a sync is only answered once the assignment is durable). Called with the groups lock held.
     fn settle(&self, group_id: &str, fx: Effects) {
@@ -168,45 +190,49 @@ impl Inner {
 #[derive(Debug)]
 pub struct GroupCoordinator {
     /// Groups of the KIP-848 consumer protocol.
-    pub consumer: consumer::ConsumerGroups,
+    pub consumer: Arc<consumer::ConsumerGroups>,
     inner: Arc<Inner>,
 }
 
 impl GroupCoordinator {
-    /// Loads groups and offsets from `__consumer_offsets`, creating the topic on first start. Background
-    /// tasks (session expiry) stop when `shutdown` turns true.
+    /// Opens the coordinator in single-node mode: loads every group and offset from `__consumer_offsets`,
+    /// creating the topic on first start. Background tasks (session expiry) stop when `shutdown` turns true.
     pub async fn open(
         topics: &Arc<TopicRegistry>,
         config: &BrokerConfig,
         shutdown: watch::Receiver<bool>,
     ) -> Result<Self, BrokerError> {
-        let store = Arc::new(OffsetsLog::open(topics, config.offsets_topic_num_partitions).await?);
-        let mut loaded = store.replay();
-        let loaded_consumer = std::mem::take(&mut loaded.consumer);
-        let mut groups = HashMap::new();
-        for (id, value) in &loaded.groups {
-            groups.insert(id.clone(), ClassicGroup::restored(id, value));
-        }
-        let mut offsets = 0usize;
-        for (id, committed) in loaded.offsets {
-            if committed.is_empty() {
-                continue;
-            }
-            offsets += committed.len();
-            groups.entry(id.clone()).or_insert_with(|| ClassicGroup::new(&id)).offsets = committed;
-        }
-        let mut pending = 0usize;
-        for (id, staged) in loaded.pending {
-            pending += staged.len();
-            groups.entry(id.clone()).or_insert_with(|| ClassicGroup::new(&id)).txn_offsets = staged;
-        }
-        tracing::info!(
-            groups = groups.len(),
-            offsets,
-            pending_transactions = pending,
-            "loaded consumer groups from {}",
-            store::OFFSETS_TOPIC
-        );
+        Self::open_with_cluster(topics, config, None, None, shutdown).await
+    }
+
+    /// Opens the coordinator. Without `controller` and `replicas`: single-node mode, as
+    /// [`GroupCoordinator::open`]. With both (cluster mode): starts empty and follows the replica manager,
+    /// loading the groups of each `__consumer_offsets` partition this broker comes to lead and dropping them
+    /// when it stops. Background tasks (session expiry, the leadership watcher) stop when `shutdown` turns true.
+    pub async fn open_with_cluster(
+        topics: &Arc<TopicRegistry>,
+        config: &BrokerConfig,
+        controller: Option<Arc<Controller>>,
+        replicas: Option<Arc<ReplicaManager>>,
+        shutdown: watch::Receiver<bool>,
+    ) -> Result<Self, BrokerError> {
+        let cluster = ClusterHandles::from_parts(controller, replicas, config);
+        let coordinator = Self::open_with(topics, config, cluster, shutdown.clone()).await?;
+        coordinator.watch_leadership(topics, shutdown);
+        Ok(coordinator)
+    }
+
+    /// [`GroupCoordinator::open_with_cluster`] with any cluster view, without starting the leadership watcher (tests drive
+    /// loads with [`GroupCoordinator::reconcile`]).
+    pub(crate) async fn open_with(
+        topics: &Arc<TopicRegistry>,
+        config: &BrokerConfig,
+        cluster: Option<Arc<dyn ClusterView>>,
+        shutdown: watch::Receiver<bool>,
+    ) -> Result<Self, BrokerError> {
+        let single_node = cluster.is_none();
+        let ownership = Arc::new(Ownership::new(OFFSETS_TOPIC, cluster));
+        let store = Arc::new(OffsetsLog::open(topics, config.offsets_topic_num_partitions, ownership).await?);
         let clamp = |ms: u64| i32::try_from(ms).unwrap_or(i32::MAX);
         let settings = Settings {
             min_session_ms: clamp(config.group_min_session_timeout_ms),
@@ -218,14 +244,56 @@ impl GroupCoordinator {
             heartbeat_interval: std::time::Duration::from_millis(config.group_consumer_heartbeat_interval_ms),
         };
         let journal: consumer::persist::SharedJournal = store.clone();
-        let consumer = consumer::ConsumerGroups::restored(consumer_config, journal, loaded_consumer);
+        let (groups, loaded_consumer) = if single_node {
+            load::classic_groups(store.replay(), "loaded consumer groups from __consumer_offsets")
+        } else {
+            Default::default()
+        };
+        let consumer = Arc::new(consumer::ConsumerGroups::restored(consumer_config, journal, loaded_consumer));
         let inner = Inner { groups: Mutex::new(groups), store, settings, shutdown };
         Ok(Self { consumer, inner: Arc::new(inner) })
+    }
+
+    /// Cluster mode: starts following the replica manager's leaderships of `__consumer_offsets`.
+    fn watch_leadership(&self, topics: &Arc<TopicRegistry>, shutdown: watch::Receiver<bool>) {
+        ownership::spawn_watcher(self.inner.store.ownership.clone(), topics.clone(), self.loader(), shutdown);
+    }
+
+    fn loader(&self) -> Arc<dyn ownership::PartitionLoader> {
+        Arc::new(load::GroupLoader { inner: self.inner.clone(), consumer: self.consumer.clone() })
+    }
+
+    /// One pass of the leadership watcher: load what this broker now leads, drop what it no longer leads.
+    #[cfg(test)]
+    pub(crate) async fn reconcile(&self, topics: &TopicRegistry) {
+        ownership::reconcile(&self.inner.store.ownership, topics, &self.loader()).await;
     }
 
     /// The `__consumer_offsets` partition holding `group_id`.
     pub fn offsets_partition(&self, group_id: &str) -> i32 {
         self.inner.store.partition_of(group_id)
+    }
+
+    /// Whether `group_id` is served by this broker now (NOT_COORDINATOR, COORDINATOR_LOAD_IN_PROGRESS).
+    pub(crate) fn check_coordinator(&self, group_id: &str) -> Result<(), ResponseError> {
+        self.inner.owner(group_id)
+    }
+
+    /// Where `group_id`'s partition ends before an operation; pass it to [`GroupCoordinator::replicated`].
+    pub(crate) fn mark(&self, group_id: &str) -> Mark {
+        self.inner.store.mark(group_id)
+    }
+
+    /// Waits until the followers have what the operation since `mark` appended (cluster mode); the error to
+    /// answer when they do not in time.
+    pub(crate) async fn replicated(&self, mark: Mark) -> Result<(), ResponseError> {
+        mark.replicated(REPLICATION_TIMEOUT).await
+    }
+
+    /// Why a waiting join or sync lost its group: the partition moved away (NOT_COORDINATOR), or the member
+    /// was removed (`otherwise`).
+    fn lost(&self, group_id: &str, otherwise: ResponseError) -> ResponseError {
+        self.inner.owner(group_id).err().unwrap_or(otherwise)
     }
 
     fn is_consumer_group(&self, group_id: &str) -> bool {
@@ -251,12 +319,16 @@ impl GroupCoordinator {
             return reject(ResponseError::InconsistentGroupProtocol, &req.member_id);
         }
         let member_id = req.member_id.clone();
+        let group_id = req.group_id.clone();
+        let mark = self.mark(&group_id);
         let reply = {
             let mut groups = self.inner.groups.lock();
+            if let Err(error) = self.inner.owner(&req.group_id) {
+                return reject(error, &req.member_id);
+            }
             if !groups.contains_key(&req.group_id) && !req.member_id.is_empty() {
                 return reject(ResponseError::UnknownMemberId, &req.member_id);
             }
-            let group_id = req.group_id.clone();
             let group = groups.entry(group_id.clone()).or_insert_with(|| ClassicGroup::new(&group_id));
             let mut fx = Effects::default();
             let reply = group.join(req, Instant::now(), &self.inner.settings, &mut fx);
@@ -264,10 +336,18 @@ impl GroupCoordinator {
             self.inner.settle(&group_id, fx);
             reply
         };
-        match reply {
+        let mut answer = match reply {
             Reply::Now(answer) => answer,
-            Reply::Wait(rx) => rx.await.unwrap_or_else(|_| reject(ResponseError::UnknownMemberId, &member_id)),
+            Reply::Wait(rx) => rx
+                .await
+                .unwrap_or_else(|_| reject(self.lost(&group_id, ResponseError::UnknownMemberId), &member_id)),
+        };
+        if answer.error.is_none() {
+            if let Err(error) = self.replicated(mark).await {
+                answer.error = Some(error);
+            }
         }
+        answer
     }
 
     /// SyncGroup: followers wait for the leader's assignment.
@@ -276,22 +356,33 @@ impl GroupCoordinator {
         if req.group_id.is_empty() {
             return reject(ResponseError::InvalidGroupId);
         }
+        let group_id = req.group_id.clone();
+        let mark = self.mark(&group_id);
         let reply = {
             let mut groups = self.inner.groups.lock();
+            if let Err(error) = self.inner.owner(&group_id) {
+                return reject(error);
+            }
             let Some(group) = groups.get_mut(&req.group_id) else {
                 return reject(ResponseError::UnknownMemberId);
             };
-            let group_id = req.group_id.clone();
             let mut fx = Effects::default();
             let reply = group.sync(req, Instant::now(), &mut fx);
             timer::ensure(&self.inner, group);
             self.inner.settle(&group_id, fx);
             reply
         };
-        match reply {
+        let mut answer = match reply {
             Reply::Now(answer) => answer,
-            Reply::Wait(rx) => rx.await.unwrap_or_else(|_| reject(ResponseError::UnknownMemberId)),
+            Reply::Wait(rx) => rx.await.unwrap_or_else(|_| reject(self.lost(&group_id, ResponseError::UnknownMemberId))),
+        };
+        // The assignment is answered only once the followers have it: a new coordinator must know it too.
+        if answer.error.is_none() {
+            if let Err(error) = self.replicated(mark).await {
+                answer.error = Some(error);
+            }
         }
+        answer
     }
 
     /// Heartbeat.
@@ -306,6 +397,7 @@ impl GroupCoordinator {
             return Err(ResponseError::InvalidGroupId);
         }
         let mut groups = self.inner.groups.lock();
+        self.inner.owner(group_id)?;
         let group = groups.get_mut(group_id).ok_or(ResponseError::UnknownMemberId)?;
         group.heartbeat(member_id, instance_id, generation, Instant::now())
     }
@@ -320,6 +412,7 @@ impl GroupCoordinator {
             return Err(ResponseError::InvalidGroupId);
         }
         let mut groups = self.inner.groups.lock();
+        self.inner.owner(group_id)?;
         let Some(group) = groups.get_mut(group_id) else {
             return Err(ResponseError::UnknownMemberId);
         };
@@ -400,6 +493,7 @@ impl GroupCoordinator {
         if group_id.is_empty() {
             return Err(ResponseError::InvalidGroupId);
         }
+        self.inner.owner(group_id)?;
         // The consumer-protocol side goes first, under its own lock; its committed offsets live with the
         // classic groups below, where a consumer group may have no entry at all (nothing committed yet).
         let consumer_deleted = match self.consumer.delete(group_id) {
@@ -408,6 +502,7 @@ impl GroupCoordinator {
             Some(Err(error)) => return Err(error),
         };
         let mut groups = self.inner.groups.lock();
+        self.inner.owner(group_id)?;
         let Some(group) = groups.get(group_id) else {
             if consumer_deleted {
                 tracing::info!(group = group_id, "deleted consumer group");

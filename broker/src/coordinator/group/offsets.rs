@@ -110,6 +110,7 @@ impl GroupCoordinator {
         }
         let consumer_check = self.consumer.check_commit(group_id, member_id, generation);
         let mut groups = self.inner.groups.lock();
+        self.inner.owner(group_id)?;
         match (consumer_check, groups.get_mut(group_id)) {
             (Some(answer), _) => answer?,
             (None, Some(group)) => {
@@ -208,6 +209,7 @@ impl GroupCoordinator {
             return Err(ResponseError::InvalidGroupId);
         }
         let mut groups = self.inner.groups.lock();
+        self.inner.owner(group_id)?;
         let group = groups.get_mut(group_id).ok_or(ResponseError::GroupIdNotFound)?;
         let subscribed: Vec<String> = if group.members.is_empty() {
             Vec::new()
@@ -249,6 +251,7 @@ impl GroupCoordinator {
         instance_id: Option<&str>,
         generation: i32,
     ) -> Result<(), ResponseError> {
+        self.inner.owner(group_id)?;
         if member_id.is_empty() && generation < 0 {
             return Ok(());
         }
@@ -308,6 +311,7 @@ impl GroupCoordinator {
             return Ok(());
         }
         let mut groups = self.inner.groups.lock();
+        self.inner.owner(group_id)?;
         check()?;
         // In the log before the answer: a crash from here on keeps them pending until the transaction's marker.
         let first = self.inner.store.append_txn(group_id, producer_id, producer_epoch, writes)?;
@@ -320,24 +324,36 @@ impl GroupCoordinator {
         Ok(())
     }
 
-    /// Ends `producer_id`'s transaction in `group_id`'s `__consumer_offsets` partition: `write_marker` appends
-    /// the COMMIT or ABORT marker there, then the staged offsets of every group of that partition become
-    /// committed or are dropped, as replay will do from the marker. Both happen under the groups lock, the only
-    /// writer of the topic, so no offset commit can slip between the marker and its effect in memory.
-    /// `write_marker` answers whether the marker was written; if not, nothing changes (the offsets stay pending,
-    /// as in the log).
+    /// Ends `producer_id`'s transaction in `group_id`'s `__consumer_offsets` partition: `write_marker` appends the
+    /// COMMIT or ABORT marker there, then the staged offsets of every group of that partition become committed or
+    /// are dropped, under the groups lock. If `write_marker` fails nothing changes and its error is answered.
     pub fn finish_transaction_offsets(
         &self,
         group_id: &str,
         producer_id: i64,
         commit: bool,
-        write_marker: impl FnOnce(&(String, i32)) -> Result<bool, ResponseError>,
+        write_marker: impl FnOnce(&(String, i32)) -> Result<(), ResponseError>,
     ) -> Result<(), ResponseError> {
-        let partition = self.inner.store.partition_of(group_id);
+        self.finish_partition_transaction(self.inner.store.partition_of(group_id), producer_id, commit, write_marker)
+    }
+
+    /// Ends `producer_id`'s transaction in `__consumer_offsets` partition `partition`: `write_marker` appends
+    /// the COMMIT or ABORT marker there, then the staged offsets of every group of that partition become
+    /// committed or are dropped, as replay will do from the marker. Both happen under the groups lock, the only
+    /// writer of the topic, so no offset commit can slip between the marker and its effect in memory. If
+    /// `write_marker` fails, nothing changes (the offsets stay pending, as in the log) and its error is
+    /// answered. In cluster mode the partition must be loaded and led here (NOT_COORDINATOR,
+    /// COORDINATOR_LOAD_IN_PROGRESS otherwise: the marker's sender retries).
+    pub(crate) fn finish_partition_transaction(
+        &self,
+        partition: i32,
+        producer_id: i64,
+        commit: bool,
+        write_marker: impl FnOnce(&(String, i32)) -> Result<(), ResponseError>,
+    ) -> Result<(), ResponseError> {
         let mut groups = self.inner.groups.lock();
-        if !write_marker(&(super::store::OFFSETS_TOPIC.to_string(), partition))? {
-            return Ok(());
-        }
+        self.inner.store.ownership.check_write(partition)?;
+        write_marker(&(super::store::OFFSETS_TOPIC.to_string(), partition))?;
         let ended: Vec<String> = groups
             .iter()
             .filter(|(id, g)| g.txn_offsets.contains_key(&producer_id) && self.inner.store.partition_of(id) == partition)

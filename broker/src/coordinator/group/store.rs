@@ -1,9 +1,11 @@
 //! `__consumer_offsets`: the compacted internal topic holding committed offsets and group metadata. Writes
 //! go through [`PartitionLog::append`] as ordinary v2 batches, except TxnOffsetCommit's, which are
-//! transactional batches of the producer ended by the transaction coordinator's markers; at start the whole
-//! topic is replayed as a read_committed reader would see it.
+//! transactional batches of the producer ended by the transaction coordinator's markers. A partition is
+//! replayed as a read_committed reader would see it: every partition at start in single-node mode, each one
+//! when this broker becomes its leader in cluster mode.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
@@ -14,8 +16,10 @@ use kafka_protocol::ResponseError;
 
 use super::now_ms;
 use super::records::{self, GroupValue, OffsetValue, PendingOffset, RecordKey};
+use crate::coordinator::internal_topics::InternalTopic;
+use crate::coordinator::ownership::{Mark, Ownership};
 use crate::log::{AppendError, PartitionLog};
-use crate::topics::{Topic, TopicRegistry};
+use crate::topics::TopicRegistry;
 use crate::BrokerError;
 
 /// The internal topic's name, as Kafka names it.
@@ -37,55 +41,84 @@ pub(crate) struct Loaded {
     pub(crate) pending: BTreeMap<String, records::PendingByProducer>,
 }
 
-/// The `__consumer_offsets` topic, opened (or created) once at start.
+/// The `__consumer_offsets` topic. In single-node mode it is created at open and every partition is ours; in
+/// cluster mode the controller creates it and only the partitions [`Ownership`] holds are written.
 #[derive(Debug)]
 pub(crate) struct OffsetsLog {
-    topic: Arc<Topic>,
-    partitions: i32,
+    topics: Arc<TopicRegistry>,
+    /// The topic's partition count (the configured one until the topic exists): the mapping of groups to
+    /// partitions depends on it.
+    partitions: AtomicI32,
+    pub(crate) ownership: Arc<Ownership>,
 }
 
 /// Kafka's mapping of a group to its offsets partition: `abs(groupId.hashCode()) % n`, where `hashCode` is
 /// Java's `String.hashCode` over UTF-16 code units and `abs(Integer.MIN_VALUE)` counts as 0.
 pub(crate) fn partition_for(group_id: &str, partitions: i32) -> i32 {
-    let mut h: i32 = 0;
-    for unit in group_id.encode_utf16() {
-        h = h.wrapping_mul(31).wrapping_add(i32::from(unit));
-    }
-    let abs = if h == i32::MIN { 0 } else { h.abs() };
-    abs % partitions.max(1)
+    crate::coordinator::internal_topics::partition_for(group_id, partitions)
 }
 
 impl OffsetsLog {
-    /// Opens the topic, creating it (compacted, `partitions` partitions) on the first start.
-    pub(crate) async fn open(topics: &Arc<TopicRegistry>, partitions: i32) -> Result<Self, BrokerError> {
-        let topic = match topics.get(OFFSETS_TOPIC) {
-            Some(topic) => topic,
-            None => {
-                let configs = BTreeMap::from([("cleanup.policy".to_string(), "compact".to_string())]);
-                topics.create(OFFSETS_TOPIC, partitions, configs, false).await.map_err(|e| {
+    /// Opens the topic. In single-node mode (no cluster in `ownership`) it is created (compacted, `partitions`
+    /// partitions) on the first start; in cluster mode it appears when the controller creates it.
+    pub(crate) async fn open(
+        topics: &Arc<TopicRegistry>,
+        partitions: i32,
+        ownership: Arc<Ownership>,
+    ) -> Result<Self, BrokerError> {
+        let existing = match topics.get(OFFSETS_TOPIC) {
+            Some(topic) => Some(topic),
+            None if ownership.cluster().is_none() => {
+                let configs = InternalTopic { name: OFFSETS_TOPIC, partitions, replication_factor: 1 }.configs();
+                let topic = topics.create(OFFSETS_TOPIC, partitions, configs, false).await.map_err(|e| {
                     BrokerError::Io(std::io::Error::other(format!("cannot create {OFFSETS_TOPIC}: {e}")))
-                })?
+                })?;
+                Some(topic)
             }
+            None => None,
         };
-        let existing = topic.partition_count();
-        if existing != partitions {
+        let count = existing.map_or(partitions, |t| t.partition_count());
+        if count != partitions {
             // The mapping of groups to partitions depends on the count, so the topic's own count wins.
             tracing::warn!(
                 configured = partitions,
-                existing,
+                existing = count,
                 "{OFFSETS_TOPIC} already exists with a different partition count; keeping the existing one"
             );
         }
-        Ok(Self { topic, partitions: existing })
+        Ok(Self { topics: topics.clone(), partitions: AtomicI32::new(count), ownership })
     }
 
     /// The partition holding `group_id`'s records.
     pub(crate) fn partition_of(&self, group_id: &str) -> i32 {
-        partition_for(group_id, self.partitions)
+        partition_for(group_id, self.partitions.load(Ordering::Relaxed))
     }
 
+    /// Takes the topic's partition count again (cluster mode: the topic appeared after open).
+    pub(crate) fn refresh_partition_count(&self) {
+        if let Some(topic) = self.topics.get(OFFSETS_TOPIC) {
+            self.partitions.store(topic.partition_count(), Ordering::Relaxed);
+        }
+    }
+
+    /// Partition `partition`'s log, if it exists here.
+    pub(crate) fn partition_log(&self, partition: i32) -> Option<Arc<PartitionLog>> {
+        self.topics.get(OFFSETS_TOPIC).and_then(|t| t.partition(partition))
+    }
+
+    /// The log to append `group_id`'s records to: its partition must be ours, loaded, and still led here.
     fn log(&self, group_id: &str) -> Result<Arc<PartitionLog>, ResponseError> {
-        self.topic.partition(self.partition_of(group_id)).ok_or(ResponseError::CoordinatorNotAvailable)
+        let partition = self.partition_of(group_id);
+        self.ownership.check_write(partition)?;
+        self.partition_log(partition).ok_or(ResponseError::CoordinatorNotAvailable)
+    }
+
+    /// Where `group_id`'s partition ends now, to wait for the followers after an operation (cluster mode).
+    pub(crate) fn mark(&self, group_id: &str) -> Mark {
+        if self.ownership.cluster().is_none() {
+            return Mark::none();
+        }
+        self.partition_log(self.partition_of(group_id)).map_or_else(Mark::none, Mark::of)
     }
 
     /// Appends `writes` for `group_id` as one batch; returns once it is in the log file.
@@ -133,67 +166,74 @@ impl OffsetsLog {
         })
     }
 
-    /// Reads every partition from its start and folds the records into the latest state per key. Unreadable
-    /// records are logged and skipped: one bad record must not keep the broker down.
+    /// Reads every partition from its start (single-node mode, at open).
     pub(crate) fn replay(&self) -> Loaded {
         let mut loaded = Loaded::default();
-        for (index, log) in self.topic.partitions().iter().enumerate() {
-            // Transactions are per partition: a marker ends its producer's records in its own partition only.
-            let mut txns = PendingTxns::default();
-            let mut offset = log.log_start_offset();
-            let end = log.log_end_offset();
-            while offset < end {
-                let read = match log.read(offset, 1 << 20, end) {
-                    Ok(read) => read,
+        let count = self.topics.get(OFFSETS_TOPIC).map_or(0, |t| t.partition_count());
+        for partition in 0..count {
+            self.replay_partition(partition, &mut loaded);
+        }
+        loaded
+    }
+
+    /// Reads one partition from its start to its end and folds the records into `loaded`, the latest state per
+    /// key winning. Unreadable records are logged and skipped: one bad record must not keep the groups down.
+    pub(crate) fn replay_partition(&self, index: i32, loaded: &mut Loaded) {
+        let Some(log) = self.partition_log(index) else { return };
+        // Transactions are per partition: a marker ends its producer's records in its own partition only.
+        let mut txns = PendingTxns::default();
+        let mut offset = log.log_start_offset();
+        let end = log.log_end_offset();
+        while offset < end {
+            let read = match log.read(offset, 1 << 20, end) {
+                Ok(read) => read,
+                Err(e) => {
+                    tracing::error!(partition = index, offset, error = %e, "cannot read {OFFSETS_TOPIC}; skipping the rest of the partition");
+                    break;
+                }
+            };
+            let mut progressed = false;
+            for slice in &read.slices {
+                let mut bytes = match slice.read_to_bytes() {
+                    Ok(bytes) => bytes,
                     Err(e) => {
-                        tracing::error!(partition = index, offset, error = %e, "cannot read {OFFSETS_TOPIC}; skipping the rest of the partition");
+                        tracing::error!(partition = index, error = %e, "cannot read {OFFSETS_TOPIC} segment");
                         break;
                     }
                 };
-                let mut progressed = false;
-                for slice in &read.slices {
-                    let mut bytes = match slice.read_to_bytes() {
-                        Ok(bytes) => bytes,
+                while bytes.len() >= 12 {
+                    let len = i32::from_be_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]).max(0) as usize;
+                    if bytes.len() < 12 + len {
+                        break;
+                    }
+                    let mut one = bytes.split_to(12 + len);
+                    if one.len() >= 27 {
+                        let base = i64::from_be_bytes(one[0..8].try_into().unwrap_or_default());
+                        let delta = i32::from_be_bytes(one[23..27].try_into().unwrap_or_default());
+                        let next = base + i64::from(delta) + 1;
+                        if next > offset {
+                            offset = next;
+                            progressed = true;
+                        }
+                    }
+                    match RecordBatchDecoder::decode(&mut one) {
+                        Ok(set) => {
+                            for record in set.records {
+                                txns.record(loaded, record);
+                            }
+                        }
                         Err(e) => {
-                            tracing::error!(partition = index, error = %e, "cannot read {OFFSETS_TOPIC} segment");
-                            break;
-                        }
-                    };
-                    while bytes.len() >= 12 {
-                        let len = i32::from_be_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]).max(0) as usize;
-                        if bytes.len() < 12 + len {
-                            break;
-                        }
-                        let mut one = bytes.split_to(12 + len);
-                        if one.len() >= 27 {
-                            let base = i64::from_be_bytes(one[0..8].try_into().unwrap_or_default());
-                            let delta = i32::from_be_bytes(one[23..27].try_into().unwrap_or_default());
-                            let next = base + i64::from(delta) + 1;
-                            if next > offset {
-                                offset = next;
-                                progressed = true;
-                            }
-                        }
-                        match RecordBatchDecoder::decode(&mut one) {
-                            Ok(set) => {
-                                for record in set.records {
-                                    txns.record(&mut loaded, record);
-                                }
-                            }
-                            Err(e) => {
-                                tracing::warn!(partition = index, error = %e, "skipping an unreadable {OFFSETS_TOPIC} batch");
-                            }
+                            tracing::warn!(partition = index, error = %e, "skipping an unreadable {OFFSETS_TOPIC} batch");
                         }
                     }
                 }
-                if !progressed {
-                    // Nothing readable below the end: stop rather than spin.
-                    break;
-                }
             }
-            txns.finish(&mut loaded);
+            if !progressed {
+                // Nothing readable below the end: stop rather than spin.
+                break;
+            }
         }
-        loaded
+        txns.finish(loaded);
     }
 }
 

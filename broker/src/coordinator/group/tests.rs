@@ -38,7 +38,7 @@ impl Fixture {
     }
 }
 
-fn join_req(group: &str, member: &str, instance: Option<&str>) -> JoinRequest {
+pub(super) fn join_req(group: &str, member: &str, instance: Option<&str>) -> JoinRequest {
     JoinRequest {
         group_id: group.into(),
         member_id: member.into(),
@@ -54,7 +54,7 @@ fn join_req(group: &str, member: &str, instance: Option<&str>) -> JoinRequest {
     }
 }
 
-fn sync_req(group: &str, member: &str, generation: i32, assignments: &[(&str, &'static [u8])]) -> SyncRequest {
+pub(super) fn sync_req(group: &str, member: &str, generation: i32, assignments: &[(&str, &'static [u8])]) -> SyncRequest {
     SyncRequest {
         group_id: group.into(),
         member_id: member.into(),
@@ -67,14 +67,14 @@ fn sync_req(group: &str, member: &str, generation: i32, assignments: &[(&str, &'
 }
 
 /// KIP-394: the first join hands out an id; the second one joins with it.
-async fn member_id(coord: &GroupCoordinator, group: &str) -> String {
+pub(super) async fn member_id(coord: &GroupCoordinator, group: &str) -> String {
     let first = coord.join(join_req(group, "", None)).await;
     assert_eq!(first.error, Some(ResponseError::MemberIdRequired));
     first.member_id
 }
 
 /// Two members join and sync; returns (leader, follower, generation).
-async fn stable_pair(coord: &GroupCoordinator, group: &str) -> (String, String, i32) {
+pub(super) async fn stable_pair(coord: &GroupCoordinator, group: &str) -> (String, String, i32) {
     let a = member_id(coord, group).await;
     let b = member_id(coord, group).await;
     let (ja, jb) = tokio::join!(coord.join(join_req(group, &a, None)), coord.join(join_req(group, &b, None)));
@@ -193,7 +193,7 @@ async fn leaving_members_trigger_a_rebalance_and_an_empty_group_can_be_deleted()
     assert_eq!(coord.delete_group("g"), Err(ResponseError::GroupIdNotFound));
 }
 
-fn commit(topic: &str, partition: i32, offset: i64) -> CommitOffset {
+pub(super) fn commit(topic: &str, partition: i32, offset: i64) -> CommitOffset {
     CommitOffset { topic: topic.into(), partition, offset, leader_epoch: 3, metadata: Some("m".into()) }
 }
 
@@ -231,16 +231,16 @@ fn end_txn(fx: &Fixture, coord: &GroupCoordinator, group: &str, producer_id: i64
         .finish_transaction_offsets(group, producer_id, commit, |(topic, partition)| {
             let log = fx.topics.get(topic).and_then(|t| t.partition(*partition)).expect("offsets partition");
             log.write_txn_marker(producer_id, epoch, commit, 0, now_ms()).expect("marker written");
-            Ok(true)
+            Ok(())
         })
         .expect("transaction ended");
 }
 
-fn txn_offset(topic: &str, offset: i64) -> CommitOffset {
+pub(super) fn txn_offset(topic: &str, offset: i64) -> CommitOffset {
     CommitOffset { topic: topic.into(), partition: 0, offset, leader_epoch: -1, metadata: None }
 }
 
-fn offsets_of(coord: &GroupCoordinator, group: &str) -> Vec<(String, i64, Option<ResponseError>)> {
+pub(super) fn offsets_of(coord: &GroupCoordinator, group: &str) -> Vec<(String, i64, Option<ResponseError>)> {
     coord.fetch(group, None, true).into_iter().map(|f| (f.topic, f.offset, f.error)).collect()
 }
 

@@ -1,47 +1,58 @@
 //! The transaction coordinator and producer ids: hands out producer ids and epochs (InitProducerId), tracks each
 //! transactional id's transaction (the partitions and groups in it), and ends transactions by writing COMMIT or
 //! ABORT markers to every partition in them and to the `__consumer_offsets` partition of every group in them.
-//! State lives in the compacted `__transaction_state` topic, one record per change, replayed at open; a
-//! transactional id belongs to partition `abs(hashCode) % n`, as in Kafka.
+//! State lives in the compacted `__transaction_state` topic, one record per change; a transactional id belongs
+//! to partition `abs(hashCode) % n`, as in Kafka.
 //!
 //! # Layout
 //! - [`state`]: one transactional id's metadata and its state machine (pure).
 //! - `records`: the `__transaction_state` record format.
+//! - `store`: the topic: appends, replay of a partition.
+//! - `markers`: writing a transaction's markers, locally or through WriteTxnMarkers to other leaders.
+//! - `load`: cluster mode: a partition's transactional ids loaded on becoming its leader, dropped on losing it.
 //! - `background`: transaction timeouts, unfinished completions, producer id expiry.
 //!
 //! Every change happens under one lock, inside the blocking pool: validate, change, persist. Writing markers
 //! happens outside the lock; meanwhile the transaction is in PrepareCommit/PrepareAbort, which answers
 //! CONCURRENT_TRANSACTIONS to anyone else touching it.
+//!
+//! Single-node mode replays the whole topic at open and reserves producer ids in it. Cluster mode serves only
+//! the transactional ids of the partitions this broker leads (NOT_COORDINATOR for the others), answers a
+//! change only once the followers have it, and takes producer ids in blocks from the controller so they are
+//! unique across the cluster.
 
 mod background;
+mod load;
+mod markers;
 mod records;
 pub mod state;
+mod store;
+#[cfg(test)]
+mod tests;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::Arc;
 
-use bytes::{Bytes, BytesMut};
-use kafka_protocol::records::{
-    Compression, Record, RecordBatchDecoder, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
-};
 use kafka_protocol::ResponseError;
 use parking_lot::Mutex;
 use tokio::sync::watch;
 
-use self::records::StateRecord;
 use self::state::{Completion, EndAction, TxnMetadata, TxnState};
+use self::store::TxnLog;
+use crate::controller::Controller;
+use crate::coordinator::cluster::{ClusterHandles, ClusterView};
 use crate::coordinator::group::GroupCoordinator;
-use crate::log::{AppendError, PartitionLog};
+use crate::coordinator::ownership::{self, Mark, Ownership, REPLICATION_TIMEOUT};
+use crate::coordinator::pid_blocks::PidBlocks;
 use crate::maintenance::now_ms;
+use crate::replica::ReplicaManager;
 use crate::topics::TopicRegistry;
 use crate::{BrokerConfig, BrokerError};
 
 /// The internal topic holding transaction state.
 pub const TOPIC: &str = "__transaction_state";
-/// Producer ids reserved in `__transaction_state` at a time, so allocating one rarely writes.
+/// Single-node mode: producer ids reserved in `__transaction_state` at a time, so allocating one rarely writes.
 const ID_BLOCK: i64 = 1000;
-/// The coordinator epoch written into markers: one coordinator, never moved.
-const COORDINATOR_EPOCH: i32 = 0;
 
 /// A transaction as DescribeTransactions and ListTransactions show it.
 #[derive(Debug, Clone)]
@@ -61,20 +72,25 @@ pub struct TxnCoordinator {
 #[derive(Debug)]
 struct Inner {
     topics: Arc<TopicRegistry>,
-    /// Partitions of `__transaction_state`.
-    partitions: i32,
+    /// `__transaction_state`, and which of its partitions this broker serves.
+    log: TxnLog,
     max_timeout_ms: i64,
     state: Mutex<State>,
     /// Where a transaction's offsets get their marker and are made visible or dropped when it ends, by whichever
-    /// path ends it (EndTxn, a fencing InitProducerId, the timeout task, recovery at start).
+    /// path ends it (EndTxn, a fencing InitProducerId, the timeout task, recovery at start or takeover).
     groups: Arc<GroupCoordinator>,
+    /// Cluster mode: producer ids from the controller.
+    pids: Option<PidBlocks>,
+    /// Cluster mode: connections to other partition leaders, for their markers.
+    channels: markers::Channels,
 }
 
 #[derive(Debug, Default)]
 struct State {
     txns: HashMap<String, TxnMetadata>,
+    /// Single-node mode: the next producer id.
     next_producer_id: i64,
-    /// Ids below this are reserved in `__transaction_state`.
+    /// Single-node mode: ids below this are reserved in `__transaction_state`.
     block_end: i64,
 }
 
@@ -83,46 +99,74 @@ fn internal(e: impl std::fmt::Display) -> BrokerError {
 }
 
 impl TxnCoordinator {
-    /// Loads transaction state from `__transaction_state`, creating the topic on first start, finishes
-    /// transactions a crash left half-ended, and starts the background task (timeouts, producer expiry) that
-    /// stops when `shutdown` turns true. Ending a transaction completes its offsets in `groups`.
+    /// Opens the coordinator in single-node mode: loads `__transaction_state`, creating it on first start, and
+    /// starts the background task (timeouts, producer expiry, finishing transactions a crash left half-ended),
+    /// which stops when `shutdown` turns true. Ending a transaction completes its offsets in `groups`.
     pub async fn open(
         topics: &Arc<TopicRegistry>,
         config: &BrokerConfig,
         groups: Arc<GroupCoordinator>,
         shutdown: watch::Receiver<bool>,
     ) -> Result<Self, BrokerError> {
-        let topic = match topics.get(TOPIC) {
-            Some(t) => t,
-            None => {
-                let configs: BTreeMap<String, String> = [
-                    ("cleanup.policy".to_string(), "compact".to_string()),
-                    ("segment.bytes".to_string(), (100 * 1024 * 1024).to_string()),
-                ]
-                .into();
-                topics
-                    .create(TOPIC, config.transaction_state_num_partitions, configs, false)
-                    .await
-                    .map_err(|e| internal(format!("cannot create {TOPIC}: {e}")))?
-            }
-        };
-        let partitions = topic.partitions();
-        let loaded = tokio::task::spawn_blocking(move || replay(&partitions))
-            .await
-            .map_err(|e| internal(format!("loading {TOPIC} failed: {e}")))??;
-        tracing::info!(
-            transactional_ids = loaded.txns.len(),
-            next_producer_id = loaded.next_producer_id,
-            "loaded {TOPIC}"
-        );
+        Self::open_with_cluster(topics, config, groups, None, None, shutdown).await
+    }
+
+    /// Opens the coordinator. Without `controller` and `replicas`: single-node mode, as
+    /// [`TxnCoordinator::open`]. With both (cluster mode): starts empty and follows the replica manager, loading
+    /// each `__transaction_state` partition this broker comes to lead (resuming its half-ended transactions) and
+    /// dropping the ones it stops leading; producer ids come in blocks from the controller.
+    pub async fn open_with_cluster(
+        topics: &Arc<TopicRegistry>,
+        config: &BrokerConfig,
+        groups: Arc<GroupCoordinator>,
+        controller: Option<Arc<Controller>>,
+        replicas: Option<Arc<ReplicaManager>>,
+        shutdown: watch::Receiver<bool>,
+    ) -> Result<Self, BrokerError> {
+        let cluster = ClusterHandles::from_parts(controller, replicas, config);
+        let coordinator = Self::open_with(topics, config, groups, cluster).await?;
+        let inner = &coordinator.inner;
+        let single_node = inner.log.ownership.cluster().is_none();
+        background::spawn(inner.clone(), config, single_node, shutdown.clone());
+        if !single_node {
+            let loader = Arc::new(load::TxnLoader { inner: inner.clone() });
+            ownership::spawn_watcher(inner.log.ownership.clone(), topics.clone(), loader, shutdown);
+        }
+        Ok(coordinator)
+    }
+
+    /// [`TxnCoordinator::open_with_cluster`] with any cluster view, without background tasks (tests drive them).
+    async fn open_with(
+        topics: &Arc<TopicRegistry>,
+        config: &BrokerConfig,
+        groups: Arc<GroupCoordinator>,
+        cluster: Option<Arc<dyn ClusterView>>,
+    ) -> Result<Self, BrokerError> {
+        let pids = cluster.clone().map(PidBlocks::new);
+        let ownership = Arc::new(Ownership::new(TOPIC, cluster));
+        let log = TxnLog::open(topics, config, ownership).await?;
+        let single_node = pids.is_none();
         let inner = Arc::new(Inner {
             topics: topics.clone(),
-            partitions: topic.partition_count(),
+            log,
             max_timeout_ms: i64::try_from(config.transaction_max_timeout_ms).unwrap_or(i64::MAX),
-            state: Mutex::new(loaded),
+            state: Mutex::new(State::default()),
             groups,
+            pids,
+            channels: markers::Channels::default(),
         });
-        background::spawn(inner.clone(), config, shutdown);
+        if single_node {
+            let reader = inner.clone();
+            let loaded = tokio::task::spawn_blocking(move || reader.log.replay_all())
+                .await
+                .map_err(|e| internal(format!("loading {TOPIC} failed: {e}")))??;
+            tracing::info!(
+                transactional_ids = loaded.txns.len(),
+                next_producer_id = loaded.next_producer_id,
+                "loaded {TOPIC}"
+            );
+            *inner.state.lock() = loaded;
+        }
         Ok(Self { inner })
     }
 
@@ -136,8 +180,11 @@ impl TxnCoordinator {
         expected: Option<(i64, i16)>,
     ) -> Result<(i64, i16), ResponseError> {
         let Some(id) = transactional_id else {
+            if let Some(pids) = &self.inner.pids {
+                return pids.next().await.map(|pid| (pid, 0));
+            }
             let inner = self.inner.clone();
-            return blocking(move || inner.allocate(&mut inner.state.lock()).map(|pid| (pid, 0))).await;
+            return blocking(move || inner.allocate(&mut inner.state.lock(), &mut None).map(|pid| (pid, 0))).await;
         };
         if id.is_empty() {
             return Err(ResponseError::InvalidRequest);
@@ -147,9 +194,11 @@ impl TxnCoordinator {
         }
         let inner = self.inner.clone();
         let key = id.clone();
+        let mark = self.inner.log.mark(&id);
         // An open transaction is aborted first, with a bumped epoch that fences its producer.
         let fenced = blocking(move || {
             let mut state = inner.state.lock();
+            inner.log.check(&key)?;
             let Some(m) = state.txns.get_mut(&key) else { return Ok(None) };
             if m.state != TxnState::Ongoing {
                 return Ok(None);
@@ -159,38 +208,57 @@ impl TxnCoordinator {
             }
             let c = m.fence(now_ms());
             let m = m.clone();
-            inner.persist(&key, &m)?;
+            inner.log.persist(&key, &m)?;
             Ok(Some(c))
         })
         .await?;
         if let Some(c) = fenced {
+            // The abort decision must survive a failover before any marker says so.
+            replicated(mark).await?;
             tracing::info!(
                 transactional_id = %id,
                 producer_id = c.producer_id,
                 "a new producer fenced an open transaction; aborting it"
             );
-            self.finish(&id, c).await?;
+            self.inner.finish(&id, &c).await?;
         }
+        let mut spare = self.spare_producer_id(&id).await?;
         let inner = self.inner.clone();
-        blocking(move || {
+        let mark = self.inner.log.mark(&id);
+        let answer = blocking(move || {
             let mut guard = inner.state.lock();
             let state = &mut *guard;
+            inner.log.check(&id)?;
             let now = now_ms();
             let m = match state.txns.get(&id).cloned() {
                 Some(mut m) => {
                     // After the fence above, the producer that held the aborted transaction may resume with the
                     // epoch it had (KIP-360): `reinit` accepts the epoch before the last bump.
-                    m.reinit(expected, timeout_ms, now, || inner.allocate(state))?;
+                    m.reinit(expected, timeout_ms, now, || inner.allocate(state, &mut spare))?;
                     m
                 }
-                None => TxnMetadata::new(inner.allocate(state)?, timeout_ms, now),
+                None => TxnMetadata::new(inner.allocate(state, &mut spare)?, timeout_ms, now),
             };
-            inner.persist(&id, &m)?;
+            inner.log.persist(&id, &m)?;
             let answer = (m.producer_id, m.epoch);
             state.txns.insert(id, m);
             Ok(answer)
         })
-        .await
+        .await?;
+        replicated(mark).await?;
+        Ok(answer)
+    }
+
+    /// Cluster mode: a producer id fetched ahead, when the transactional id will need a new one (it is new, or
+    /// its epoch is exhausted): the controller cannot be asked under the state lock.
+    async fn spare_producer_id(&self, transactional_id: &str) -> Result<Option<i64>, ResponseError> {
+        let Some(pids) = &self.inner.pids else { return Ok(None) };
+        let needed = self.inner.state.lock().txns.get(transactional_id).is_none_or(|m| m.epoch >= i16::MAX - 1);
+        if needed {
+            pids.next().await.map(Some)
+        } else {
+            Ok(None)
+        }
     }
 
     /// AddPartitionsToTxn: adds partitions to the transaction, starting it if none is open.
@@ -213,6 +281,7 @@ impl TxnCoordinator {
         partition: &(String, i32),
     ) -> Result<(), ResponseError> {
         let state = self.inner.state.lock();
+        self.inner.log.check(transactional_id)?;
         let m = state.txns.get(transactional_id).ok_or(ResponseError::InvalidProducerIdMapping)?;
         m.check_producer(producer_id, epoch)?;
         if m.state == TxnState::Ongoing && m.partitions.contains(partition) {
@@ -225,7 +294,9 @@ impl TxnCoordinator {
     /// TxnOffsetCommit's check: the producer's transaction is open and holds `group_id` (AddOffsetsToTxn came
     /// first), so the offsets it writes to `__consumer_offsets` get a marker when it ends. Without it, a stray
     /// commit would leave a transaction open in that partition forever, holding its last stable offset (and with
-    /// it compaction) back.
+    /// it compaction) back. In cluster mode the transactional id may be coordinated by another broker; then the
+    /// commit is accepted unchecked, as Kafka's group coordinator accepts it (the partition's producer state
+    /// still refuses a fenced epoch).
     pub fn verify_group(
         &self,
         transactional_id: &str,
@@ -234,6 +305,9 @@ impl TxnCoordinator {
         group_id: &str,
     ) -> Result<(), ResponseError> {
         let state = self.inner.state.lock();
+        if self.inner.log.check(transactional_id).is_err() {
+            return Ok(());
+        }
         let m = state.txns.get(transactional_id).ok_or(ResponseError::InvalidProducerIdMapping)?;
         m.check_producer(producer_id, epoch)?;
         if m.state == TxnState::Ongoing && m.groups.contains(group_id) {
@@ -267,46 +341,61 @@ impl TxnCoordinator {
     ) -> Result<(i64, i16), ResponseError> {
         let inner = self.inner.clone();
         let id = transactional_id.to_string();
+        let mark = self.inner.log.mark(transactional_id);
         let action = blocking(move || {
             let mut state = inner.state.lock();
+            inner.log.check(&id)?;
             let m = state.txns.get_mut(&id).ok_or(ResponseError::InvalidProducerIdMapping)?;
             let action = m.end(producer_id, epoch, commit, now_ms())?;
             if matches!(action, EndAction::Complete(_)) {
                 let m = m.clone();
-                inner.persist(&id, &m)?;
+                inner.log.persist(&id, &m)?;
             }
             Ok(action)
         })
         .await?;
         if let EndAction::Complete(c) = action {
-            self.finish(transactional_id, c).await?;
+            // The decision is durable (on the followers too) before the first marker carries it.
+            replicated(mark).await?;
+            self.inner.finish(transactional_id, &c).await?;
         }
         if !bump_epoch {
             return Ok((producer_id, epoch));
         }
+        let mut spare = self.spare_producer_id(transactional_id).await?;
         let inner = self.inner.clone();
         let id = transactional_id.to_string();
-        blocking(move || {
+        let mark = self.inner.log.mark(transactional_id);
+        let answer = blocking(move || {
             let mut guard = inner.state.lock();
             let state = &mut *guard;
+            inner.log.check(&id)?;
             let mut m = state.txns.get(&id).cloned().ok_or(ResponseError::InvalidProducerIdMapping)?;
             let timeout = m.timeout_ms;
-            m.reinit(Some((producer_id, epoch)), timeout, now_ms(), || inner.allocate(state))?;
-            inner.persist(&id, &m)?;
+            m.reinit(Some((producer_id, epoch)), timeout, now_ms(), || inner.allocate(state, &mut spare))?;
+            inner.log.persist(&id, &m)?;
             let answer = (m.producer_id, m.epoch);
             state.txns.insert(id, m);
             Ok(answer)
         })
-        .await
+        .await?;
+        replicated(mark).await?;
+        Ok(answer)
     }
 
-    /// The transactional ids asked for, `None` for those unknown.
-    pub fn describe(&self, ids: &[String]) -> Vec<Option<TxnMetadata>> {
+    /// The transactional ids asked for: TRANSACTIONAL_ID_NOT_FOUND for unknown ones, NOT_COORDINATOR (or
+    /// COORDINATOR_LOAD_IN_PROGRESS) for those another broker serves.
+    pub fn describe(&self, ids: &[String]) -> Vec<Result<TxnMetadata, ResponseError>> {
         let state = self.inner.state.lock();
-        ids.iter().map(|id| state.txns.get(id).cloned()).collect()
+        ids.iter()
+            .map(|id| {
+                self.inner.log.check(id)?;
+                state.txns.get(id).cloned().ok_or(ResponseError::TransactionalIdNotFound)
+            })
+            .collect()
     }
 
-    /// Every transactional id, sorted.
+    /// Every transactional id this broker serves, sorted.
     pub fn list(&self) -> Vec<TxnListing> {
         let state = self.inner.state.lock();
         let mut out: Vec<TxnListing> =
@@ -324,18 +413,7 @@ impl TxnCoordinator {
         coordinator_epoch: i32,
         partitions: Vec<(String, i32)>,
     ) -> Vec<((String, i32), Result<(), ResponseError>)> {
-        let topics = self.inner.topics.clone();
-        tokio::task::spawn_blocking(move || {
-            partitions
-                .into_iter()
-                .map(|tp| {
-                    let result = write_marker(&topics, &tp, producer_id, epoch, commit, coordinator_epoch);
-                    (tp, result)
-                })
-                .collect()
-        })
-        .await
-        .unwrap_or_default()
+        self.inner.receive_markers(producer_id, epoch, commit, coordinator_epoch, partitions).await
     }
 
     /// Runs `change` on a transactional id's metadata and persists the result.
@@ -346,34 +424,35 @@ impl TxnCoordinator {
     ) -> Result<(), ResponseError> {
         let inner = self.inner.clone();
         let id = transactional_id.to_string();
+        let mark = self.inner.log.mark(transactional_id);
         blocking(move || {
             let mut state = inner.state.lock();
+            inner.log.check(&id)?;
             let current = state.txns.get(&id).ok_or(ResponseError::InvalidProducerIdMapping)?;
             let mut m = current.clone();
             change(&mut m, now_ms())?;
             if &m != current {
-                inner.persist(&id, &m)?;
+                inner.log.persist(&id, &m)?;
                 state.txns.insert(id, m);
             }
             Ok(())
         })
-        .await
-    }
-
-    /// Writes a prepared transaction's markers and completes it.
-    async fn finish(&self, transactional_id: &str, c: Completion) -> Result<(), ResponseError> {
-        let inner = self.inner.clone();
-        let id = transactional_id.to_string();
-        blocking(move || inner.finish(&id, &c)).await
+        .await?;
+        replicated(mark).await
     }
 }
 
 impl Inner {
-    /// Hands out the next producer id, reserving a new block in `__transaction_state` when needed.
-    fn allocate(&self, state: &mut State) -> Result<i64, ResponseError> {
+    /// A producer id: in cluster mode the one fetched ahead into `spare` (CONCURRENT_TRANSACTIONS, retriable,
+    /// if none was: the transactional id changed between the look-ahead and now); in single-node mode the next
+    /// one, reserving a new block in `__transaction_state` when needed.
+    fn allocate(&self, state: &mut State, spare: &mut Option<i64>) -> Result<i64, ResponseError> {
+        if self.pids.is_some() {
+            return spare.take().ok_or(ResponseError::ConcurrentTransactions);
+        }
         if state.next_producer_id >= state.block_end {
             let end = state.next_producer_id + ID_BLOCK;
-            self.append(0, records::producer_ids_key(), Some(records::producer_ids_value(end)))?;
+            self.log.append(0, records::producer_ids_key(), Some(records::producer_ids_value(end)))?;
             state.block_end = end;
         }
         let pid = state.next_producer_id;
@@ -381,122 +460,36 @@ impl Inner {
         Ok(pid)
     }
 
-    /// Persists a transactional id's metadata.
-    fn persist(&self, transactional_id: &str, m: &TxnMetadata) -> Result<(), ResponseError> {
-        let partition = records::partition_for(transactional_id, self.partitions);
-        self.append(partition, records::txn_key(transactional_id), Some(records::txn_value(m)))
-    }
-
-    fn append(&self, partition: i32, key: Vec<u8>, value: Option<Vec<u8>>) -> Result<(), ResponseError> {
-        let log = self
-            .topics
-            .get(TOPIC)
-            .and_then(|t| t.partition(partition))
-            .ok_or(ResponseError::CoordinatorNotAvailable)?;
-        let record = Record {
-            transactional: false,
-            control: false,
-            partition_leader_epoch: -1,
-            producer_id: -1,
-            producer_epoch: -1,
-            timestamp_type: TimestampType::Creation,
-            offset: 0,
-            sequence: -1,
-            timestamp: now_ms(),
-            key: Some(Bytes::from(key)),
-            value: value.map(Bytes::from),
-            headers: Default::default(),
-            delete_horizon: false,
-        };
-        let mut buf = BytesMut::new();
-        RecordBatchEncoder::encode(
-            &mut buf,
-            &[record],
-            &RecordEncodeOptions { version: 2, compression: Compression::None },
-        )
-        .map_err(|e| {
-            tracing::error!(error = %e, "cannot encode a {TOPIC} record (a bug)");
-            ResponseError::CoordinatorNotAvailable
-        })?;
-        log.append(&buf, now_ms()).map(|_| ()).map_err(|e| {
-            tracing::error!(partition, error = %e, "cannot write to {TOPIC}");
-            ResponseError::CoordinatorNotAvailable
-        })
-    }
-
     /// Writes the markers of a prepared transaction, then marks it complete. A partition that refuses its marker
-    /// (deleted topic, newer epoch) is logged and skipped; a storage failure leaves the transaction prepared for
-    /// the background task to finish.
-    fn finish(&self, transactional_id: &str, c: &Completion) -> Result<(), ResponseError> {
-        for tp in &c.partitions {
-            match write_marker(&self.topics, tp, c.producer_id, c.epoch, c.commit, COORDINATOR_EPOCH) {
-                Ok(()) => {}
-                Err(ResponseError::KafkaStorageError) => return Err(ResponseError::KafkaStorageError),
-                Err(e) => tracing::warn!(
-                    transactional_id,
-                    topic = %tp.0,
-                    partition = tp.1,
-                    error = ?e,
-                    "skipped a transaction marker"
-                ),
+    /// (deleted topic, newer epoch) is logged and skipped; a storage failure, or markers still missing after
+    /// retries, leave the transaction prepared for the background task to finish.
+    async fn finish(self: &Arc<Self>, transactional_id: &str, c: &Completion) -> Result<(), ResponseError> {
+        // Markers carry this coordinator's epoch; a coordinator that lost the partition stops here.
+        let coordinator_epoch = self.log.coordinator_epoch(transactional_id)?;
+        self.deliver_markers(transactional_id, c, coordinator_epoch).await?;
+        let inner = self.clone();
+        let id = transactional_id.to_string();
+        let (commit, producer_id) = (c.commit, c.producer_id);
+        let mark = self.log.mark(transactional_id);
+        blocking(move || {
+            let mut state = inner.state.lock();
+            let Some(m) = state.txns.get_mut(&id) else { return Ok(()) };
+            let expected = if commit { TxnState::PrepareCommit } else { TxnState::PrepareAbort };
+            if m.state != expected || m.producer_id != producer_id {
+                return Ok(());
             }
-        }
-        for group in &c.groups {
-            // The group's offsets partition gets its marker like any partition of the transaction; the group
-            // coordinator writes it under its own lock and then completes the staged offsets. A marker that cannot
-            // be written for lack of storage leaves the transaction prepared (and the offsets pending) for a retry.
-            let written = self.groups.finish_transaction_offsets(group, c.producer_id, c.commit, |tp| {
-                match write_marker(&self.topics, tp, c.producer_id, c.epoch, c.commit, COORDINATOR_EPOCH) {
-                    Ok(()) => Ok(true),
-                    Err(e @ (ResponseError::KafkaStorageError | ResponseError::UnknownTopicOrPartition)) => Err(e),
-                    Err(e) => {
-                        // Refused (a newer epoch of the producer already wrote there): as for a data partition,
-                        // skip it; the offsets stay as the log has them, for that newer epoch's marker to end.
-                        tracing::warn!(transactional_id, %group, error = ?e, "skipped an offsets partition marker");
-                        Ok(false)
-                    }
-                }
-            });
-            if let Err(e) = written {
-                tracing::warn!(transactional_id, %group, error = ?e, "could not complete a transaction's offsets");
-                return Err(e);
-            }
-        }
-        let mut state = self.state.lock();
-        let Some(m) = state.txns.get_mut(transactional_id) else { return Ok(()) };
-        let expected = if c.commit { TxnState::PrepareCommit } else { TxnState::PrepareAbort };
-        if m.state != expected || m.producer_id != c.producer_id {
-            return Ok(());
-        }
-        m.complete(c.commit, now_ms());
-        let m = m.clone();
-        self.persist(transactional_id, &m)
+            m.complete(commit, now_ms());
+            let m = m.clone();
+            inner.log.persist(&id, &m)
+        })
+        .await?;
+        replicated(mark).await
     }
 }
 
-/// Appends one marker to one partition.
-fn write_marker(
-    topics: &TopicRegistry,
-    (topic, partition): &(String, i32),
-    producer_id: i64,
-    epoch: i16,
-    commit: bool,
-    coordinator_epoch: i32,
-) -> Result<(), ResponseError> {
-    let log: Arc<PartitionLog> =
-        topics.get(topic).and_then(|t| t.partition(*partition)).ok_or(ResponseError::UnknownTopicOrPartition)?;
-    match log.write_txn_marker(producer_id, epoch, commit, coordinator_epoch, now_ms()) {
-        Ok(_) => Ok(()),
-        Err(AppendError::InvalidProducerEpoch(_)) => Err(ResponseError::InvalidProducerEpoch),
-        Err(AppendError::Io(e)) => {
-            tracing::error!(topic, partition, error = %e, "cannot write a transaction marker");
-            Err(ResponseError::KafkaStorageError)
-        }
-        Err(e) => {
-            tracing::error!(topic, partition, error = %e, "transaction marker refused");
-            Err(ResponseError::InvalidRecord)
-        }
-    }
+/// Waits for the followers to have what was appended since `mark` (cluster mode).
+async fn replicated(mark: Mark) -> Result<(), ResponseError> {
+    mark.replicated(REPLICATION_TIMEOUT).await
 }
 
 /// Runs coordinator work (locks, file appends) on the blocking pool.
@@ -507,60 +500,4 @@ async fn blocking<T: Send + 'static>(
         tracing::error!(error = %e, "transaction coordinator task failed (a bug)");
         Err(ResponseError::CoordinatorNotAvailable)
     })
-}
-
-/// Reads every record of `__transaction_state`, last value per key winning.
-fn replay(partitions: &[Arc<PartitionLog>]) -> Result<State, BrokerError> {
-    let mut state = State::default();
-    for (p, log) in partitions.iter().enumerate() {
-        let mut offset = log.log_start_offset();
-        loop {
-            let read = log.read(offset, 1 << 20, i64::MAX).map_err(internal)?;
-            if read.slices.is_empty() {
-                break;
-            }
-            let mut bytes = BytesMut::new();
-            for s in &read.slices {
-                bytes.extend_from_slice(&s.read_to_bytes()?);
-            }
-            let mut bytes = bytes.freeze();
-            // Compaction may have emptied the end of a batch: continue after the batches, not their last record.
-            let mut next = offset;
-            let mut pos = 0;
-            while pos < bytes.len() {
-                let Ok(h) = crate::log::batch::parse_header(&bytes[pos..]) else { break };
-                next = next.max(h.next_offset());
-                pos += h.size();
-            }
-            let sets = RecordBatchDecoder::decode_all(&mut bytes)
-                .map_err(|e| internal(format!("cannot decode {TOPIC}-{p} from offset {offset}: {e}")))?;
-            for r in sets.into_iter().flat_map(|s| s.records) {
-                if r.control {
-                    continue;
-                }
-                let Some(key) = &r.key else { continue };
-                match records::decode(key, r.value.as_deref()) {
-                    Ok(StateRecord::Txn(id, Some(m))) => {
-                        state.txns.insert(id, m);
-                    }
-                    Ok(StateRecord::Txn(id, None)) => {
-                        state.txns.remove(&id);
-                    }
-                    Ok(StateRecord::ProducerIdBlock(end)) => {
-                        state.next_producer_id = state.next_producer_id.max(end);
-                    }
-                    Err(e) => tracing::warn!("skipping a record of {TOPIC}-{p} at offset {}: {e}", r.offset),
-                }
-            }
-            if next <= offset {
-                break;
-            }
-            offset = next;
-        }
-    }
-    // Ids of replayed transactional ids were handed out even if their block record was compacted away.
-    let highest = state.txns.values().map(|m| m.producer_id + 1).max().unwrap_or(0);
-    state.next_producer_id = state.next_producer_id.max(highest);
-    state.block_end = state.next_producer_id;
-    Ok(state)
 }

@@ -160,14 +160,6 @@ pub(crate) fn decode(key: &[u8], value: Option<&[u8]>) -> Result<StateRecord, St
     }
 }
 
-/// The `__transaction_state` partition of a transactional id: Java's `abs(hashCode) % n`, as Kafka places it.
-pub(crate) fn partition_for(transactional_id: &str, partitions: i32) -> i32 {
-    let hash = transactional_id.encode_utf16().fold(0i32, |h, c| h.wrapping_mul(31).wrapping_add(i32::from(c)));
-    // Kafka's Utils.abs maps i32::MIN to 0.
-    let abs = if hash == i32::MIN { 0 } else { hash.abs() };
-    abs % partitions.max(1)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -193,14 +185,5 @@ mod tests {
         }
         assert!(decode(&[0, 9], None).is_err());
         assert!(decode(&[], None).is_err());
-    }
-
-    #[test]
-    fn partitions_follow_java_string_hash_code() {
-        // "hello".hashCode() == 99162322 in Java.
-        assert_eq!(partition_for("hello", 50), 99_162_322 % 50);
-        // "polygenelubricants".hashCode() == Integer.MIN_VALUE: Kafka's abs gives 0.
-        assert_eq!(partition_for("polygenelubricants", 50), 0);
-        assert_eq!(partition_for("", 7), 0);
     }
 }

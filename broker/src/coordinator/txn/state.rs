@@ -255,6 +255,23 @@ impl TxnMetadata {
         }
     }
 
+    /// The markers a prepared transaction still needs (PrepareCommit, PrepareAbort), for whoever finishes it
+    /// after its EndTxn could not: the timer, or a coordinator that took over the partition.
+    pub fn pending_completion(&self) -> Option<Completion> {
+        let commit = match self.state {
+            TxnState::PrepareCommit => true,
+            TxnState::PrepareAbort => false,
+            _ => return None,
+        };
+        Some(Completion {
+            producer_id: self.producer_id,
+            epoch: self.epoch,
+            commit,
+            partitions: self.partitions.iter().cloned().collect(),
+            groups: self.groups.iter().cloned().collect(),
+        })
+    }
+
     /// The markers are written: the transaction is complete.
     pub fn complete(&mut self, commit: bool, now_ms: i64) {
         self.state = if commit { TxnState::CompleteCommit } else { TxnState::CompleteAbort };

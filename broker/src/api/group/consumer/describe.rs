@@ -28,6 +28,12 @@ impl Handler for ConsumerGroupDescribe {
             let mut described = DescribedGroup::default();
             described.group_id = group_id.clone();
             described.authorized_operations = OPERATIONS_UNKNOWN;
+            if let Err(error) = shared.groups.check_coordinator(group_id.0.as_str()) {
+                // Another broker leads the group's partition (or this one is still loading it).
+                described.error_code = util::code(error);
+                response.groups.push(described);
+                continue;
+            }
             match shared.groups.consumer.describe(group_id.0.as_str()) {
                 Some(group) => {
                     described.group_state = util::str_bytes(group.state);

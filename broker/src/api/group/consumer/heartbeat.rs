@@ -45,7 +45,20 @@ impl Handler for ConsumerGroupHeartbeat {
         };
         let lookup = |name: &str| topic_meta(shared, name);
         let mut response = ConsumerGroupHeartbeatResponse::default();
-        match shared.groups.consumer.heartbeat(heartbeat, &lookup) {
+        let mark = shared.groups.mark(&group_id);
+        let result = match shared.groups.check_coordinator(&group_id) {
+            Err(error) => Err(consumer::Refusal::new(error, "this broker is not the group's coordinator now")),
+            Ok(()) => shared.groups.consumer.heartbeat(heartbeat, &lookup),
+        };
+        // What the heartbeat changed is answered only once the followers have it (cluster mode).
+        let result = match result {
+            Ok(answer) => match shared.groups.replicated(mark).await {
+                Ok(()) => Ok(answer),
+                Err(error) => Err(consumer::Refusal::new(error, "the group's new state is not replicated yet")),
+            },
+            Err(refusal) => Err(refusal),
+        };
+        match result {
             Ok(answer) => {
                 response.member_id = Some(util::str_bytes(answer.member_id));
                 response.member_epoch = answer.member_epoch;

@@ -187,6 +187,28 @@ impl ConsumerGroups {
         Self { config, groups: Mutex::new(groups), journal: Some(journal) }
     }
 
+    /// Cluster mode, on becoming the leader of a `__consumer_offsets` partition: the groups `in_partition`
+    /// picks are replaced by the ones replayed from it.
+    pub(crate) fn install(&self, loaded: BTreeMap<String, persist::LoadedGroup>, in_partition: impl Fn(&str) -> bool) {
+        let restored = persist::restore(loaded, Instant::now(), &self.config);
+        let mut groups = self.groups.lock();
+        groups.retain(|id, _| !in_partition(id));
+        if !restored.is_empty() {
+            let members: usize = restored.values().map(|g| g.members.len()).sum();
+            tracing::info!(groups = restored.len(), members, "restored consumer-protocol groups of a partition");
+        }
+        groups.extend(restored);
+    }
+
+    /// Cluster mode, on losing a `__consumer_offsets` partition: forgets the groups `in_partition` picks (their
+    /// members rejoin at the new coordinator). Answers how many went.
+    pub(crate) fn drop_where(&self, in_partition: impl Fn(&str) -> bool) -> usize {
+        let mut groups = self.groups.lock();
+        let before = groups.len();
+        groups.retain(|id, _| !in_partition(id));
+        before - groups.len()
+    }
+
     /// The settings in force.
     pub fn config(&self) -> &Config {
         &self.config
