@@ -11,8 +11,8 @@ use tokio::task::JoinHandle;
 
 use crate::controller::Controller;
 use crate::coordinator::group::GroupCoordinator;
-use crate::replica::ReplicaManager;
 use crate::coordinator::txn::TxnCoordinator;
+use crate::replica::ReplicaManager;
 use crate::topics::TopicRegistry;
 use crate::{BrokerConfig, BrokerError};
 
@@ -60,8 +60,7 @@ impl Broker {
         config.validate()?;
         raise_open_file_limit();
         let data_dir = config.data_dir.clone();
-        std::fs::create_dir_all(&data_dir)
-            .map_err(|source| BrokerError::DataDir { path: data_dir.clone(), source })?;
+        std::fs::create_dir_all(&data_dir).map_err(|source| BrokerError::DataDir { path: data_dir.clone(), source })?;
         let lock = lock_data_dir(&data_dir)?;
         let cluster_id = load_or_create_meta(&data_dir, &config)?;
 
@@ -216,7 +215,7 @@ fn load_or_create_meta(data_dir: &Path, config: &BrokerConfig) -> Result<String,
                 // Every node of a cluster must report the same id without being told one: derive it from the
                 // voter ids, which every node's quorum setting names alike.
                 let voters = crate::config::broker::parse_quorum(config.controller_quorum.as_deref().unwrap_or(""))
-                    .map_err(|e| bad(e))?;
+                    .map_err(&bad)?;
                 let ids: Vec<String> = voters.keys().map(|id| id.to_string()).collect();
                 let digest = crc32c::crc32c(ids.join(",").as_bytes());
                 format!("sluice-cluster-{digest:08x}")

@@ -6,11 +6,12 @@
 //! - [`cli::produce`]: `sluice produce`, stdin lines to records.
 //! - [`cli::consume`]: `sluice consume`, records to stdout.
 //! - [`cli::group`]: `sluice group ...`, consumer-group listing, lag, deletion and offset resets.
+//! - [`cli::cluster`]: `sluice cluster describe`, brokers, controller quorum and unhealthy partitions.
 //! - [`cli::bench`]: `sluice bench produce|consume|e2e`, throughput and latency load generators.
 //! - [`cli::client`]: what the client commands share: bootstrap address, `-X` passthrough, error wording.
 //!
-//! Every client command talks Kafka protocol through rdkafka, never broker internals, so it works against
-//! any Kafka-compatible cluster.
+//! Every client command talks Kafka protocol, never broker internals, so it works against any
+//! Kafka-compatible cluster: through rdkafka, except `sluice cluster`, whose APIs rdkafka does not expose.
 
 mod cli;
 
@@ -41,6 +42,8 @@ pub(crate) enum Command {
     Group(cli::group::GroupArgs),
     /// Measure produce and consume throughput and end-to-end latency against any Kafka cluster.
     Bench(cli::bench::BenchArgs),
+    /// Describe a cluster: brokers, controller quorum, under-replicated and offline partitions.
+    Cluster(cli::cluster::ClusterArgs),
 }
 
 /// Exit status for a setting the user must fix (bad config), distinct from a runtime failure (1).
@@ -64,6 +67,7 @@ async fn main() -> ExitCode {
         Command::Consume(args) => cli::consume::run(args).await,
         Command::Group(args) => cli::group::run(args).await,
         Command::Bench(args) => cli::bench::run(args).await,
+        Command::Cluster(args) => cli::cluster::run(args).await,
     };
     match result {
         Ok(code) => code,

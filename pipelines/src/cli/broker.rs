@@ -4,6 +4,7 @@
 //! so scripts and tests can wait for it and learn the port chosen for `--listen HOST:0`. Logs go to stderr.
 
 use std::io::Write;
+use std::net::IpAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -32,6 +33,21 @@ pub(crate) struct BrokerArgs {
     /// This broker's node id, reported in metadata (setting `node_id`).
     #[arg(long, value_name = "N")]
     pub(crate) node_id: Option<i32>,
+    /// The controller quorum voters, `ID@HOST:PORT,...`; turns on cluster mode, and this node is a
+    /// controller when its `--node-id` is listed (setting `controller_quorum`).
+    #[arg(long, value_name = "ID@HOST:PORT,...")]
+    pub(crate) controller_quorum: Option<String>,
+    /// Address this node's controller listener binds; defaults to its own entry in the quorum. Differs from
+    /// that entry when the quorum names a proxy or NAT address (setting `controller_listen`).
+    #[arg(long, value_name = "HOST:PORT")]
+    pub(crate) controller_listen: Option<String>,
+    /// Local IP that connections to other nodes (Raft, heartbeats, replica fetches) leave from
+    /// (setting `bind_outbound`).
+    #[arg(long, value_name = "IP")]
+    pub(crate) bind_outbound: Option<IpAddr>,
+    /// This broker's rack, for rack-aware replica placement (setting `rack`, Kafka's `broker.rack`).
+    #[arg(long, value_name = "RACK")]
+    pub(crate) rack: Option<String>,
 }
 
 impl BrokerArgs {
@@ -49,6 +65,18 @@ impl BrokerArgs {
         }
         if let Some(id) = self.node_id {
             config.node_id = id;
+        }
+        if let Some(quorum) = &self.controller_quorum {
+            config.controller_quorum = Some(quorum.clone());
+        }
+        if let Some(listen) = &self.controller_listen {
+            config.controller_listen = Some(listen.clone());
+        }
+        if let Some(ip) = &self.bind_outbound {
+            config.bind_outbound = Some(ip.to_string());
+        }
+        if let Some(rack) = &self.rack {
+            config.rack = Some(rack.clone());
         }
         // Flags can break what the file and environment had right, so check the final result again.
         config.validate()?;
@@ -143,7 +171,55 @@ mod tests {
     }
 
     #[test]
-    fn non_numeric_node_id_is_rejected_by_clap() {
+    fn cluster_flags_set_the_cluster_settings() {
+        let quorum = "1@127.0.1.1:9093,2@127.0.1.2:9093,3@127.0.1.3:9093";
+        let args = parse(&[
+            "broker",
+            "--node-id",
+            "2",
+            "--controller-quorum",
+            quorum,
+            "--controller-listen",
+            "127.0.1.2:19093",
+            "--bind-outbound",
+            "127.0.1.2",
+            "--rack",
+            "r2",
+        ]);
+        let env = [("SLUICE_RACK".to_string(), "from-env".to_string())];
+        let config = args.config(env).expect("valid config");
+        assert_eq!(config.node_id, 2);
+        assert_eq!(config.controller_quorum.as_deref(), Some(quorum));
+        assert_eq!(config.controller_listen.as_deref(), Some("127.0.1.2:19093"));
+        assert_eq!(config.bind_outbound.as_deref(), Some("127.0.1.2"));
+        assert_eq!(config.rack.as_deref(), Some("r2"), "the flag overrides the environment");
+    }
+
+    #[test]
+    fn cluster_settings_come_from_the_environment_without_flags() {
+        let args = parse(&["broker"]);
+        let env = [
+            ("SLUICE_CONTROLLER_QUORUM".to_string(), "1@127.0.0.1:9093".to_string()),
+            ("SLUICE_BIND_OUTBOUND".to_string(), "127.0.0.1".to_string()),
+        ];
+        let config = args.config(env).expect("valid config");
+        assert_eq!(config.controller_quorum.as_deref(), Some("1@127.0.0.1:9093"));
+        assert_eq!(config.bind_outbound.as_deref(), Some("127.0.0.1"));
+        assert_eq!(config.controller_listen, None);
+        assert_eq!(config.rack, None);
+    }
+
+    #[test]
+    fn malformed_quorum_flag_is_a_config_error() {
+        let args = parse(&["broker", "--controller-quorum", "1@nohostport"]);
+        let err = anyhow::Error::from(args.config(Vec::new()).expect_err("bad quorum"));
+        assert!(is_config_error(&err));
+        assert!(format!("{err:#}").contains("controller_quorum"), "{err:#}");
+    }
+
+    #[test]
+    fn non_numeric_node_id_and_non_ip_bind_are_rejected_by_clap() {
         assert!(crate::Cli::try_parse_from(["sluice", "broker", "--node-id", "one"]).is_err());
+        assert!(crate::Cli::try_parse_from(["sluice", "broker", "--bind-outbound", "127.0.1.2:80"]).is_err());
     }
 }
