@@ -83,11 +83,17 @@ impl Broker {
         };
         let topics = Arc::new(topics);
         let (shutdown, shutdown_rx) = watch::channel(false);
-        // Cluster mode: join the quorum, reconcile local logs with the metadata image, register this broker.
+        // Cluster mode: join the quorum (as a voter, or as a learner when broker-only), reconcile local logs with
+        // the metadata image, register this broker unless the node is controller-only.
         let (controller, replicas) = if config.controller_quorum.is_some() {
             let controller = Controller::start(&config, &data_dir, shutdown_rx.clone()).await?;
             let replicas = ReplicaManager::start(&config, controller.clone(), topics.clone(), shutdown_rx.clone());
-            controller.register_broker(advertised_host.clone(), advertised_port, config.rack.clone()).await?;
+            // A controller-only node is no broker of the image, so no partition is ever placed on it: its replica
+            // manager never takes a role, and its Kafka listener only answers from the image (Metadata,
+            // DescribeCluster, DescribeQuorum).
+            if config.is_broker() {
+                controller.register_broker(advertised_host.clone(), advertised_port, config.rack.clone()).await?;
+            }
             (Some(controller), Some(replicas))
         } else {
             (None, None)

@@ -89,6 +89,10 @@ pub struct BrokerConfig {
     pub controller_election_timeout_ms: u64,
     /// Raft heartbeat interval of the controller quorum leader, in milliseconds.
     pub controller_heartbeat_interval_ms: u64,
+    /// What this node of a cluster is (Kafka's `process.roles`): `"broker"` and/or `"controller"`; both by
+    /// default (combined mode). A controller must be a voter of `controller_quorum`; a broker-only node must not
+    /// be one (it follows the metadata log as a Raft learner, reached at `controller_listen`).
+    pub process_roles: Vec<String>,
 }
 
 impl Default for BrokerConfig {
@@ -130,6 +134,7 @@ impl Default for BrokerConfig {
             broker_session_timeout_ms: 9_000,
             controller_election_timeout_ms: 1_000,
             controller_heartbeat_interval_ms: 200,
+            process_roles: vec![ROLE_BROKER.to_string(), ROLE_CONTROLLER.to_string()],
         }
     }
 }
@@ -150,10 +155,7 @@ pub enum ConfigError {
 
 impl BrokerConfig {
     /// Reads defaults, then `file` if given, then `SLUICE_*` environment variables from `env`.
-    pub fn load(
-        file: Option<&Path>,
-        env: impl IntoIterator<Item = (String, String)>,
-    ) -> Result<Self, ConfigError> {
+    pub fn load(file: Option<&Path>, env: impl IntoIterator<Item = (String, String)>) -> Result<Self, ConfigError> {
         let mut config = match file {
             Some(path) => Self::from_file(path)?,
             None => Self::default(),
@@ -167,8 +169,8 @@ impl BrokerConfig {
 
     /// Parses a TOML config file; errors carry the file, line and key that is wrong.
     pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
+        let text =
+            std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
         toml::from_str(&text).map_err(|e| {
             let line = e
                 .span()
@@ -195,15 +197,11 @@ impl BrokerConfig {
             "DATA_DIR" => self.data_dir = PathBuf::from(value),
             "AUTO_CREATE_TOPICS" => self.auto_create_topics = parse_bool(value)?,
             "NUM_PARTITIONS" => self.num_partitions = value.parse().map_err(|e| invalid(format!("{e}")))?,
-            "MAX_REQUEST_BYTES" => {
-                self.max_request_bytes = value.parse().map_err(|e| invalid(format!("{e}")))?
-            }
+            "MAX_REQUEST_BYTES" => self.max_request_bytes = value.parse().map_err(|e| invalid(format!("{e}")))?,
             "RETENTION_CHECK_INTERVAL_MS" => {
                 self.retention_check_interval_ms = value.parse().map_err(|e| invalid(format!("{e}")))?
             }
-            "CLEANER_INTERVAL_MS" => {
-                self.cleaner_interval_ms = value.parse().map_err(|e| invalid(format!("{e}")))?
-            }
+            "CLEANER_INTERVAL_MS" => self.cleaner_interval_ms = value.parse().map_err(|e| invalid(format!("{e}")))?,
             "FLUSH_CHECK_INTERVAL_MS" => {
                 self.flush_check_interval_ms = value.parse().map_err(|e| invalid(format!("{e}")))?
             }
@@ -271,6 +269,7 @@ impl BrokerConfig {
             "CONTROLLER_HEARTBEAT_INTERVAL_MS" => {
                 self.controller_heartbeat_interval_ms = value.parse().map_err(|e| invalid(format!("{e}")))?
             }
+            "PROCESS_ROLES" => self.process_roles = parse_roles(value),
             // SLUICE_LOG and other variables belong to the CLI, not to the broker.
             _ => {}
         }
@@ -318,10 +317,15 @@ impl BrokerConfig {
                 Err(e) => problems.push(format!("controller_quorum: {e}")),
             }
         }
+        self.check_roles(&mut problems);
         if self.default_replication_factor < 1 {
-            problems.push(format!("default_replication_factor: must be at least 1, got {}", self.default_replication_factor));
+            problems.push(format!(
+                "default_replication_factor: must be at least 1, got {}",
+                self.default_replication_factor
+            ));
         }
-        if self.broker_heartbeat_interval_ms == 0 || self.broker_session_timeout_ms <= self.broker_heartbeat_interval_ms {
+        if self.broker_heartbeat_interval_ms == 0 || self.broker_session_timeout_ms <= self.broker_heartbeat_interval_ms
+        {
             problems.push(format!(
                 "broker_session_timeout_ms ({}) must be larger than broker_heartbeat_interval_ms ({}), which must be above 0",
                 self.broker_session_timeout_ms, self.broker_heartbeat_interval_ms
@@ -343,13 +347,73 @@ impl BrokerConfig {
     }
 }
 
+/// The `process_roles` value of a node that holds partitions.
+pub const ROLE_BROKER: &str = "broker";
+/// The `process_roles` value of a node that votes in the controller quorum.
+pub const ROLE_CONTROLLER: &str = "controller";
+
+/// Splits a comma-separated `process_roles` value (environment variable or flag) into its roles.
+pub fn parse_roles(text: &str) -> Vec<String> {
+    text.split(',').map(str::trim).filter(|r| !r.is_empty()).map(str::to_string).collect()
+}
+
+impl BrokerConfig {
+    /// Whether this node holds partitions (registers as a broker).
+    pub fn is_broker(&self) -> bool {
+        self.process_roles.iter().any(|r| r == ROLE_BROKER)
+    }
+
+    /// Whether this node is a voter of the controller quorum.
+    pub fn is_controller(&self) -> bool {
+        self.process_roles.iter().any(|r| r == ROLE_CONTROLLER)
+    }
+
+    /// `process_roles` against `controller_quorum`: the roles must be known, a controller must be a voter, a
+    /// broker-only node must not be one (it would count towards a quorum it does not vote in) and needs its own
+    /// controller listener address, which the leader replicates the log to.
+    fn check_roles(&self, problems: &mut Vec<String>) {
+        let unknown: Vec<&String> =
+            self.process_roles.iter().filter(|r| *r != ROLE_BROKER && *r != ROLE_CONTROLLER).collect();
+        if !unknown.is_empty() {
+            problems
+                .push(format!("process_roles: unknown roles {unknown:?}; the roles are \"broker\" and \"controller\""));
+            return;
+        }
+        if self.process_roles.is_empty() {
+            problems.push("process_roles: lists no role; use \"broker\", \"controller\" or both".into());
+            return;
+        }
+        let combined = self.is_broker() && self.is_controller();
+        let Some(voters) = self.controller_quorum.as_deref().and_then(|q| parse_quorum(q).ok()) else {
+            if !combined {
+                problems.push("process_roles: a dedicated broker or controller needs controller_quorum".into());
+            }
+            return;
+        };
+        let id = self.node_id;
+        if self.is_controller() && !voters.contains_key(&id) {
+            problems.push(format!(
+                "process_roles: node {id} has the controller role but is not a voter of controller_quorum"
+            ));
+        }
+        if !self.is_controller() && voters.contains_key(&id) {
+            problems.push(format!(
+                "process_roles: node {id} is a voter of controller_quorum, so it needs the controller role (broker-only nodes must not be voters)"
+            ));
+        }
+        if !self.is_controller() && self.controller_listen.is_none() {
+            problems.push(format!(
+                "controller_listen: broker-only node {id} needs it, as the address the quorum leader replicates the metadata log to"
+            ));
+        }
+    }
+}
+
 /// Parses `controller_quorum` (`ID@HOST:PORT,...`) into voter id -> `HOST:PORT`.
 pub fn parse_quorum(text: &str) -> Result<BTreeMap<i32, String>, String> {
     let mut voters = BTreeMap::new();
     for entry in text.split(',').map(str::trim).filter(|e| !e.is_empty()) {
-        let (id, addr) = entry
-            .split_once('@')
-            .ok_or_else(|| format!("{entry:?} is not ID@HOST:PORT"))?;
+        let (id, addr) = entry.split_once('@').ok_or_else(|| format!("{entry:?} is not ID@HOST:PORT"))?;
         let id: i32 = id.parse().map_err(|_| format!("{entry:?}: node id {id:?} is not a number"))?;
         if addr.rsplit_once(':').and_then(|(_, p)| p.parse::<u16>().ok()).is_none() {
             return Err(format!("{entry:?}: {addr:?} is not HOST:PORT"));
@@ -360,3 +424,7 @@ pub fn parse_quorum(text: &str) -> Result<BTreeMap<i32, String>, String> {
     }
     Ok(voters)
 }
+
+#[cfg(test)]
+#[path = "broker_roles_tests.rs"]
+mod roles_tests;

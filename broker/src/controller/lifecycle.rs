@@ -1,6 +1,7 @@
 //! Starting and stopping this node's quorum member: open the Raft storage under
-//! `<data_dir>/__cluster_metadata/`, start openraft, bind the controller listener, bootstrap the voters, start
-//! the fencing loop, and stop it all when the shutdown signal flips.
+//! `<data_dir>/__cluster_metadata/`, start openraft, bind the controller listener, bootstrap the voters (or,
+//! on a broker-only node, get added as a learner by the leader), start the fencing loop, and stop it all when
+//! the shutdown signal flips.
 //!
 //! Bootstrap: every voter of `controller_quorum` whose Raft state is pristine (empty log, no vote) initializes
 //! the cluster with the full voter set. The same membership written by several voters is the same log entry
@@ -21,6 +22,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use super::heartbeat::HeartbeatTracker;
+use super::learner;
 use super::raft::log_store::LogStore;
 use super::raft::network::Network;
 use super::raft::state_machine::StateMachine;
@@ -48,12 +50,23 @@ pub(super) async fn start(
         .ok_or_else(|| invalid("controller_quorum", "cluster mode needs the controller quorum voters".into()))?;
     let voters = parse_quorum(quorum).map_err(|e| invalid("controller_quorum", e))?;
     let me = config.node_id;
-    let my_address = voters.get(&me).cloned().ok_or_else(|| {
-        invalid(
-            "controller_quorum",
-            format!("node {me} is not a voter of {quorum:?}; every node of a cluster must be listed (combined mode)"),
-        )
-    })?;
+    // A broker-only node is a learner: it listens on `controller_listen` instead of a quorum entry.
+    let learner = !config.is_controller();
+    let my_address = match (learner, voters.get(&me)) {
+        (false, Some(address)) => address.clone(),
+        (false, None) => {
+            return Err(invalid(
+                "controller_quorum",
+                format!("node {me} is not a voter of {quorum:?}; a node with the controller role must be listed"),
+            ))
+        }
+        (true, Some(_)) => {
+            return Err(invalid("process_roles", format!("broker-only node {me} must not be a voter of {quorum:?}")))
+        }
+        (true, None) => config.controller_listen.clone().ok_or_else(|| {
+            invalid("controller_listen", format!("broker-only node {me} needs the address of its controller listener"))
+        })?,
+    };
     let mut members = BTreeMap::new();
     for (id, addr) in &voters {
         let id = u64::try_from(*id).map_err(|_| invalid("controller_quorum", format!("node id {id} is negative")))?;
@@ -74,7 +87,7 @@ pub(super) async fn start(
     let listener = match options.listener {
         Some(listener) => listener,
         None => {
-            let addr = config.controller_listen.clone().unwrap_or(my_address);
+            let addr = config.controller_listen.clone().unwrap_or_else(|| my_address.clone());
             TcpListener::bind(&addr).await.map_err(|source| BrokerError::Bind { addr, source })?
         }
     };
@@ -94,7 +107,12 @@ pub(super) async fn start(
     let heartbeats = Arc::new(HeartbeatTracker::default());
     let context = Arc::new(Context { node_id: raft_id, raft: raft.clone(), heartbeats: heartbeats.clone() });
     let listener_task = server::spawn(listener, context, shutdown.clone());
-    if let Err(e) = bootstrap(&raft, members, timing.election_timeout * 2).await {
+    let joined = if learner {
+        learner::join(&pool, &voters, raft_id, &my_address, &shutdown).await
+    } else {
+        bootstrap(&raft, members, timing.election_timeout * 2).await
+    };
+    if let Err(e) = joined {
         let _ = raft.shutdown().await;
         listener_task.abort();
         return Err(e);

@@ -8,6 +8,7 @@
 //! - `rpc` / `server`: the controller transport (length-prefixed JSON over TCP) and its listener.
 //! - `lifecycle`: starting (bootstrap of the voters) and stopping the quorum member.
 //! - `propose`: proposals routed to the Raft leader wherever it is.
+//! - `learner`: broker-only nodes follow the log as Raft learners, admitted by the leader on request.
 //! - `heartbeat`: broker heartbeats, and the leader's fencing of brokers that stop sending them.
 //! - [`Controller`]: this node's handle on the quorum: the current image, proposals (forwarded to the Raft
 //!   leader), broker registration and heartbeats, and the fencing of brokers that stop heartbeating.
@@ -17,6 +18,7 @@ mod election;
 mod heartbeat;
 pub mod image;
 mod isr;
+mod learner;
 mod lifecycle;
 pub mod placement;
 mod propose;

@@ -40,6 +40,8 @@ pub(crate) enum Request {
     Propose(MetadataCommand),
     /// A broker is alive with this incarnation (sent to the leader).
     BrokerHeartbeat { id: i32, incarnation: Uuid },
+    /// A broker-only node asks the leader to replicate the log to it as a Raft learner at `addr`.
+    AddLearner { id: u64, addr: String },
 }
 
 /// The answer to a [`Request`].
@@ -59,6 +61,8 @@ pub(crate) enum Response {
     },
     /// The heartbeat was recorded.
     HeartbeatAck,
+    /// The node is a learner of the quorum (added now, or already).
+    LearnerAdded,
     /// The request could not be served (e.g. the proposal timed out at the leader).
     Failed(String),
 }

@@ -1,6 +1,6 @@
 //! The controller listener: accepts connections from the other nodes and serves their requests one at a time
 //! per connection: Raft RPCs go to the local Raft member, proposals are appended if this node leads (else the
-//! answer names the leader), broker heartbeats are recorded if this node leads.
+//! answer names the leader), broker heartbeats are recorded and learners admitted if this node leads.
 
 use std::sync::Arc;
 
@@ -79,6 +79,7 @@ async fn handle(context: &Context, request: Request) -> Response {
             Attempt::NotLeader(leader) => Response::NotLeader { leader },
             Attempt::Failed(problem) => Response::Failed(problem),
         },
+        Request::AddLearner { id, addr } => super::learner::admit(&context.raft, id, addr).await,
         Request::BrokerHeartbeat { id, incarnation } => {
             let leader = context.raft.metrics().borrow().current_leader;
             if leader == Some(context.node_id) {

@@ -1,7 +1,8 @@
 //! The controller quorum in-process: three `Controller`s on OS-chosen ports with their own data dirs, proving
 //! that proposals made anywhere are applied everywhere, that the quorum survives its leader stopping, that a
 //! restarted node recovers its image from disk (and a lagging one from a snapshot), and that a broker that
-//! stops heartbeating is fenced and loses its leaderships.
+//! stops heartbeating is fenced and loses its leaderships; and dedicated roles: controller-only voters with
+//! broker-only learners that follow the log.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -370,5 +371,148 @@ impl Cluster {
     async fn register_brokers_of(&self, id: i32) {
         let registered = self.node(id).register_broker("127.0.0.1".into(), 9000 + id, None);
         tokio::time::timeout(WAIT, registered).await.expect("registration in time").expect("registered");
+    }
+}
+
+/// A node of a cluster with dedicated roles: its controller, data dir and shutdown switch.
+struct RoleNode {
+    controller: Arc<Controller>,
+    shutdown: watch::Sender<bool>,
+    config: BrokerConfig,
+    addr: SocketAddr,
+    dir: TempDir,
+}
+
+impl RoleNode {
+    /// Starts node `config.node_id` on `listener` and `dir`.
+    async fn start(config: BrokerConfig, listener: TcpListener, dir: TempDir) -> Self {
+        let (shutdown, rx) = watch::channel(false);
+        let addr = listener.local_addr().unwrap();
+        let options = ControllerOptions { listener: Some(listener), snapshot_interval: 1_000 };
+        let started = Controller::start_with(&config, &config.data_dir, options, rx);
+        let controller = tokio::time::timeout(WAIT, started).await.expect("starts in time").expect("starts");
+        RoleNode { controller, shutdown, config, addr, dir }
+    }
+
+    /// Stops the node and waits until it has released its port and data dir.
+    async fn stop(self) -> (BrokerConfig, SocketAddr, TempDir) {
+        self.shutdown.send(true).unwrap();
+        tokio::time::timeout(WAIT, self.controller.closed()).await.expect("stops in time");
+        (self.config, self.addr, self.dir)
+    }
+}
+
+/// Nodes 1-3 controller-only voters, 4-5 broker-only learners, all started at once.
+async fn start_dedicated() -> BTreeMap<i32, RoleNode> {
+    init_tracing();
+    let mut listeners = Vec::new();
+    for _ in 0..5 {
+        listeners.push(TcpListener::bind("127.0.0.1:0").await.expect("bind a controller listener"));
+    }
+    let addrs: Vec<SocketAddr> = listeners.iter().map(|l| l.local_addr().unwrap()).collect();
+    let quorum = addrs[..3].iter().enumerate().map(|(i, a)| format!("{}@{a}", i + 1)).collect::<Vec<_>>().join(",");
+    let starting: Vec<_> = listeners
+        .into_iter()
+        .enumerate()
+        .map(|(i, listener)| {
+            let id = i as i32 + 1;
+            let dir = tempfile::tempdir().unwrap();
+            let mut config = config(id, &quorum, dir.path());
+            if id <= 3 {
+                config.process_roles = vec!["controller".into()];
+            } else {
+                config.process_roles = vec!["broker".into()];
+                config.controller_listen = Some(addrs[i].to_string());
+            }
+            config.validate().expect("valid dedicated-role config");
+            tokio::spawn(async move { (id, RoleNode::start(config, listener, dir).await) })
+        })
+        .collect();
+    let mut nodes = BTreeMap::new();
+    for started in starting {
+        let (id, node) = started.await.unwrap();
+        nodes.insert(id, node);
+    }
+    nodes
+}
+
+/// Waits until every node's image satisfies `check`.
+async fn wait_images(nodes: &BTreeMap<i32, RoleNode>, what: &str, check: impl Fn(&MetadataImage) -> bool) {
+    wait_until(WAIT, what, || async {
+        let images: Vec<(i32, u64)> = nodes.iter().map(|(id, n)| (*id, n.controller.image().applied_index)).collect();
+        if nodes.values().all(|n| check(&n.controller.image())) {
+            Ok(())
+        } else {
+            Err(format!("applied indexes {images:?}"))
+        }
+    })
+    .await
+}
+
+/// Waits until every node names the same voter as leader, and returns it.
+async fn voter_leader(nodes: &BTreeMap<i32, RoleNode>) -> i32 {
+    wait_until(WAIT, "every node names the same voter as leader", || async {
+        let seen: Vec<Option<i32>> = nodes.values().map(|n| n.controller.status().leader).collect();
+        match seen[0] {
+            Some(leader)
+                if (1..=3).contains(&leader)
+                    && nodes.contains_key(&leader)
+                    && seen.iter().all(|l| *l == Some(leader)) =>
+            {
+                Ok(leader)
+            }
+            _ => Err(format!("leaders seen: {seen:?}")),
+        }
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn broker_only_learners_follow_dedicated_controllers() {
+    let mut nodes = start_dedicated().await;
+    for id in [4, 5] {
+        let registered = nodes[&id].controller.register_broker("127.0.0.1".into(), 9000 + id, None);
+        tokio::time::timeout(WAIT, registered).await.expect("registration in time").expect("registered");
+    }
+    let brokers: Vec<i32> = vec![4, 5];
+    wait_images(&nodes, "every node sees exactly the two brokers", |i| i.live_brokers() == brokers).await;
+    let leader = voter_leader(&nodes).await;
+    for node in nodes.values() {
+        assert_eq!(node.controller.status().voters, vec![1, 2, 3], "learners never count as voters");
+    }
+
+    // Placement only knows the registered brokers: the controllers hold no replica.
+    let created = nodes[&1].controller.propose(create_topic("orders", 4, 2, None)).await.expect("committed");
+    assert_eq!(created, CommandResult::Ok);
+    wait_images(&nodes, "every node applied the topic", |i| i.topics.contains_key("orders")).await;
+    let image = nodes[&5].controller.image();
+    for partition in &image.topics["orders"].partitions {
+        let mut replicas = partition.replicas.clone();
+        replicas.sort_unstable();
+        assert_eq!(replicas, brokers, "partition placed on the brokers only: {partition:?}");
+    }
+
+    // A learner's proposal is forwarded to the leader and applied everywhere.
+    let before = image.next_producer_id;
+    nodes[&4].controller.propose(allocate(1_000)).await.expect("a learner's proposal is committed");
+    wait_images(&nodes, "every node applied the learner's proposal", |i| i.next_producer_id >= before + 1_000).await;
+
+    // The quorum leader goes; the voters elect another and the learners keep following.
+    nodes.remove(&leader).expect("the leader is a node").stop().await;
+    let next = voter_leader(&nodes).await;
+    assert_ne!(next, leader, "a new leader among the remaining voters");
+    let before = nodes[&5].controller.image().next_producer_id;
+    nodes[&5].controller.propose(allocate(1_000)).await.expect("committed under the new leader");
+    wait_images(&nodes, "learners apply updates after the failover", |i| i.next_producer_id >= before + 1_000).await;
+
+    // A restarted learner is a learner already: asking again is harmless, and it catches up.
+    let (config, addr, dir) = nodes.remove(&4).expect("node 4 runs").stop().await;
+    let listener = TcpListener::bind(addr).await.expect("rebind the learner's listener");
+    nodes.insert(4, RoleNode::start(config, listener, dir).await);
+    let before = nodes[&5].controller.image().next_producer_id;
+    nodes[&5].controller.propose(allocate(1_000)).await.expect("committed with the learner back");
+    wait_images(&nodes, "the restarted learner catches up", |i| i.next_producer_id >= before + 1_000).await;
+    for node in nodes.into_values() {
+        node.stop().await;
     }
 }

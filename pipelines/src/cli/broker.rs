@@ -48,6 +48,10 @@ pub(crate) struct BrokerArgs {
     /// This broker's rack, for rack-aware replica placement (setting `rack`, Kafka's `broker.rack`).
     #[arg(long, value_name = "RACK")]
     pub(crate) rack: Option<String>,
+    /// What this node of a cluster is: `broker`, `controller` or both (the default, combined mode); a
+    /// broker-only node is not a voter and needs `--controller-listen` (setting `process_roles`).
+    #[arg(long, value_name = "ROLE,...", value_delimiter = ',')]
+    pub(crate) process_roles: Option<Vec<String>>,
 }
 
 impl BrokerArgs {
@@ -77,6 +81,9 @@ impl BrokerArgs {
         }
         if let Some(rack) = &self.rack {
             config.rack = Some(rack.clone());
+        }
+        if let Some(roles) = &self.process_roles {
+            config.process_roles = roles.iter().map(|r| r.trim().to_string()).collect();
         }
         // Flags can break what the file and environment had right, so check the final result again.
         config.validate()?;
@@ -141,15 +148,7 @@ mod tests {
         let file = dir.path().join("broker.toml");
         std::fs::write(&file, "listen = \"127.0.0.1:1111\"\nnode_id = 5\n").expect("write config");
         let file = file.to_str().expect("utf-8 path");
-        let args = parse(&[
-            "broker",
-            "--config",
-            file,
-            "--listen",
-            "127.0.0.1:0",
-            "--data-dir",
-            "/tmp/x",
-        ]);
+        let args = parse(&["broker", "--config", file, "--listen", "127.0.0.1:0", "--data-dir", "/tmp/x"]);
         let env = [("SLUICE_NODE_ID".to_string(), "7".to_string())];
         let config = args.config(env).expect("valid config");
         assert_eq!(config.listen, "127.0.0.1:0");
@@ -215,6 +214,29 @@ mod tests {
         let err = anyhow::Error::from(args.config(Vec::new()).expect_err("bad quorum"));
         assert!(is_config_error(&err));
         assert!(format!("{err:#}").contains("controller_quorum"), "{err:#}");
+    }
+
+    #[test]
+    fn process_roles_flag_makes_a_broker_only_learner() {
+        let quorum = "1@127.0.0.1:9093,2@127.0.0.1:9094,3@127.0.0.1:9095";
+        let args = parse(&[
+            "broker",
+            "--node-id",
+            "4",
+            "--controller-quorum",
+            quorum,
+            "--controller-listen",
+            "127.0.0.1:9096",
+            "--process-roles",
+            "broker",
+        ]);
+        let config = args.config(Vec::new()).expect("valid config");
+        assert_eq!(config.process_roles, vec!["broker"]);
+        let args =
+            parse(&["broker", "--node-id", "4", "--controller-quorum", quorum, "--process-roles", "broker,controller"]);
+        let err = anyhow::Error::from(args.config(Vec::new()).expect_err("node 4 is no voter"));
+        assert!(is_config_error(&err));
+        assert!(format!("{err:#}").contains("not a voter"), "{err:#}");
     }
 
     #[test]

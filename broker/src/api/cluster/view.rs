@@ -77,7 +77,16 @@ impl ClusterView {
     pub(crate) fn controller_id(&self) -> i32 {
         match self {
             Self::Single { node, .. } => *node,
-            Self::Image { controller, .. } => controller.unwrap_or(-1),
+            // Clients send admin requests to the "controller" and look it up among the brokers: with dedicated
+            // controllers the Raft leader is no broker, so name a live broker instead (any broker forwards
+            // proposals to the quorum).
+            Self::Image { controller, image } => {
+                let live = |id: &i32| image.brokers.get(id).is_some_and(|b| !b.fenced);
+                match controller {
+                    Some(id) if live(id) => *id,
+                    _ => image.brokers.values().find(|b| !b.fenced).map_or(-1, |b| b.id),
+                }
+            }
         }
     }
 
