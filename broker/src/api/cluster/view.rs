@@ -243,6 +243,24 @@ mod tests {
         let view = ClusterView::Image { image: Arc::new(image), controller: None };
         assert_eq!(view.brokers(false).iter().map(|b| b.id).collect::<Vec<_>>(), vec![1]);
         assert_eq!(view.brokers(true).len(), 2);
-        assert_eq!(view.controller_id(), -1);
+        // No known quorum leader: a live broker is named, as KRaft brokers do (any broker forwards admin requests).
+        assert_eq!(view.controller_id(), 1);
+    }
+
+    #[test]
+    fn the_controller_named_is_always_a_live_broker() {
+        let mut image = MetadataImage::default();
+        image.brokers.insert(4, broker(4, true));
+        image.brokers.insert(5, broker(5, false));
+        let image = Arc::new(image);
+        // A dedicated controller (no broker) or a fenced broker leading the quorum is not named.
+        for leader in [Some(1), Some(4), None] {
+            let view = ClusterView::Image { image: image.clone(), controller: leader };
+            assert_eq!(view.controller_id(), 5, "quorum leader {leader:?}");
+        }
+        let view = ClusterView::Image { image: image.clone(), controller: Some(5) };
+        assert_eq!(view.controller_id(), 5);
+        let view = ClusterView::Image { image: Arc::new(MetadataImage::default()), controller: Some(1) };
+        assert_eq!(view.controller_id(), -1, "no live broker at all");
     }
 }
