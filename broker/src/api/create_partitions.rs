@@ -79,7 +79,7 @@ async fn grow(controller: &Controller, topic: &CreatePartitionsTopic, validate_o
             }
             admin::check_assignments(&image, assignments, Some(rf))?;
         }
-        None => admin::check_replication_factor(&image, i16::try_from(rf).unwrap_or(i16::MAX))?,
+        None => admin::check_replication_factor(&image, i16::try_from(rf).unwrap_or(i16::MAX), validate_only)?,
     }
     if validate_only {
         return Ok(());

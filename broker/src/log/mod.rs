@@ -10,6 +10,7 @@
 //! - `retention`: DeleteRecords and retention by time and size.
 //! - `cleaner`: compaction.
 //! - `checkpoint`: the log start offset file.
+//! - `hw_checkpoint`: the high watermark checkpoint of a replicated partition.
 //! - `producer_state`: idempotent producers' sequences and epochs, open transactions (pure), and its snapshot.
 //! - `txn_index`: the aborted transaction index of a segment (`.txnindex`).
 //! - `txn`: transaction markers, last stable offset, aborted transactions for read_committed, producer state
@@ -23,6 +24,7 @@ mod checkpoint;
 mod cleaner;
 mod epoch;
 mod error;
+mod hw_checkpoint;
 mod index;
 mod lookup;
 mod partition;

@@ -19,6 +19,7 @@ use tokio::sync::watch;
 use super::batch::{self, BatchHeader, CONTROL_COMMIT};
 use super::checkpoint;
 use super::error::{AppendError, LogError};
+use super::hw_checkpoint;
 use super::partition::{LogState, PartitionLog};
 use super::producer_state::{snapshot, ProducerStates, Staged};
 use super::segment::{self, Segment};
@@ -47,14 +48,29 @@ impl PartitionLog {
 
     /// Turns replicated mode on (the replica manager, when this broker takes a leader or follower role in cluster
     /// mode) or off. On, the high watermark is what [`PartitionLog::set_high_watermark`] last set (at first the
-    /// log start offset: nothing is known to be replicated); off, it is the log end. Waiters on the high
-    /// watermark are woken so they watch the right value.
+    /// `high-watermark-checkpoint` read at open, clamped to the log, else the log start offset: nothing is known
+    /// to be replicated); off, it is the log end. Waiters on the high watermark are woken so they watch the right
+    /// value.
     pub fn set_replicated(&self, on: bool) {
         {
             let mut state = self.lock_state();
             state.keep_tail_snapshot = on;
             if !on {
                 state.tail_snapshot = None;
+            }
+            // The first time on: start from the checkpoint (append lock, then checkpoint lock).
+            let loaded = if on { self.hw_checkpoint.lock().loaded.take() } else { None };
+            if let Some(hw) = loaded {
+                let end = state.log_end();
+                let hw = hw.clamp(state.log_start.min(end), end);
+                self.hw_tx.send_if_modified(|current| {
+                    if hw > *current {
+                        *current = hw;
+                        true
+                    } else {
+                        false
+                    }
+                });
             }
         }
         if self.replicated.swap(on, Ordering::AcqRel) != on {
@@ -77,6 +93,50 @@ impl PartitionLog {
                 false
             }
         });
+    }
+
+    /// Writes the `high-watermark-checkpoint` file (replicated mode only) when the high watermark changed since the
+    /// last write; otherwise a cheap no-op. Called periodically by the replica manager and by `close`. The file
+    /// is a lower bound of the high watermark, so no fsync: a lost write only costs a larger refetch.
+    pub fn checkpoint_high_watermark(&self) -> Result<(), LogError> {
+        if !self.is_replicated() {
+            return Ok(());
+        }
+        let state = self.lock_state();
+        let hw = self.high_watermark_of(&state);
+        // Taken before the append lock is released: a truncation lowering the high watermark after this read
+        // waits for this write, then lowers the file again (see `cap_hw_checkpoint`).
+        let mut checkpoint = self.hw_checkpoint.lock();
+        drop(state);
+        if checkpoint.written == Some(hw) {
+            return Ok(());
+        }
+        hw_checkpoint::write(&self.dir, hw)?;
+        checkpoint.written = Some(hw);
+        Ok(())
+    }
+
+    /// A truncation: the checkpointed high watermark must not stay above `cap` (the truncation offset, then the
+    /// new log end). Called under the append lock, so nothing is appended before the file is lowered: once the
+    /// log grows back past the old value a stale checkpoint would look valid after a crash. A crash before this
+    /// runs leaves the checkpoint above the log end, which `open` lowers before anything is appended.
+    fn cap_hw_checkpoint(&self, cap: i64) -> Result<(), LogError> {
+        let mut checkpoint = self.hw_checkpoint.lock();
+        if let Some(loaded) = checkpoint.loaded.as_mut() {
+            *loaded = (*loaded).min(cap);
+        }
+        if checkpoint.written.is_none_or(|w| w <= cap) {
+            return Ok(());
+        }
+        let cap = cap.max(0);
+        if let Err(e) = hw_checkpoint::write(&self.dir, cap) {
+            tracing::warn!("cannot lower the high watermark checkpoint of {}: {e}; removing it", self.dir.display());
+            segment::remove_if_exists(&self.dir.join(hw_checkpoint::FILE_NAME))?;
+            checkpoint.written = None;
+            return Ok(());
+        }
+        checkpoint.written = Some(cap);
+        Ok(())
     }
 
     /// Watches the high watermark (acks=all waits, consumer fetches that long-poll). In single-node mode this is
@@ -269,6 +329,8 @@ impl PartitionLog {
         if offset >= end {
             return Ok(());
         }
+        // First the checkpoint: the high watermark will end at or below `offset`.
+        self.cap_hw_checkpoint(offset)?;
         if offset < log_start {
             return self.reset_locked(&mut state, offset);
         }
@@ -293,6 +355,7 @@ impl PartitionLog {
             return self.reset_locked(&mut state, start);
         }
         self.lower_marks(new_end);
+        self.cap_hw_checkpoint(new_end)?;
         let active = state.active();
         txn_index::write_all(&segment::segment_path(&self.dir, active.base_offset, "txnindex"), &active.aborted)?;
         state.epochs.truncate_from_end(new_end);
@@ -324,6 +387,7 @@ impl PartitionLog {
         let offset = offset.max(0);
         tracing::info!("emptying {} and restarting it at offset {offset}", self.dir.display());
         self.rewritten.store(true, Ordering::Relaxed);
+        self.cap_hw_checkpoint(offset)?;
         remove_snapshot(&self.dir)?;
         // Newest first: a crash leaves a prefix of the old log. Memory stays valid whatever fails.
         let mut failed = None;

@@ -542,6 +542,137 @@ async fn waiting_for_the_high_watermark() {
     assert!(tokio::time::timeout(Duration::from_secs(30), waiter).await.expect("the waiter was not woken").unwrap());
 }
 
+const HW_FILE: &str = "high-watermark-checkpoint";
+
+/// A replicated log with 10 records (0..10) and high watermark `hw`.
+fn replicated_log(dir: &Path, hw: i64) -> PartitionLog {
+    let log = PartitionLog::open(dir, TopicConfig::default()).unwrap();
+    log.set_replicated(true);
+    log.append(&plain(4, "a"), NOW).unwrap();
+    log.append(&plain(6, "b"), NOW).unwrap();
+    log.set_high_watermark(hw);
+    log
+}
+
+/// Opens `dir` again and turns replicated mode on, as the replica manager does.
+fn reopen_replicated(dir: &Path) -> PartitionLog {
+    let log = PartitionLog::open(dir, TopicConfig::default()).unwrap();
+    log.set_replicated(true);
+    log
+}
+
+#[test]
+fn the_high_watermark_survives_a_clean_restart_and_a_kill_after_a_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = replicated_log(dir.path(), 7);
+    log.close().unwrap();
+    drop(log);
+    assert_eq!(std::fs::read_to_string(dir.path().join(HW_FILE)).unwrap(), "0\n7\n");
+    let log = PartitionLog::open(dir.path(), TopicConfig::default()).unwrap();
+    assert_eq!(log.high_watermark(), 10, "single-node mode until the replica manager turns replication on");
+    log.set_replicated(true);
+    assert_eq!(log.high_watermark(), 7);
+
+    // Kill: a checkpoint, then more progress that is never checkpointed, and no close.
+    log.set_high_watermark(9);
+    log.checkpoint_high_watermark().unwrap();
+    log.append(&plain(2, "c"), NOW).unwrap();
+    log.set_high_watermark(12);
+    drop(log);
+    let log = reopen_replicated(dir.path());
+    assert_eq!(log.high_watermark(), 9, "the last checkpoint");
+    // Turning replicated mode on again does not go back to the checkpoint.
+    log.set_high_watermark(11);
+    log.set_replicated(false);
+    log.set_replicated(true);
+    assert_eq!(log.high_watermark(), 11);
+}
+
+#[test]
+fn checkpointing_an_unchanged_high_watermark_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = replicated_log(dir.path(), 5);
+    log.checkpoint_high_watermark().unwrap();
+    let path = dir.path().join(HW_FILE);
+    std::fs::remove_file(&path).unwrap();
+    log.checkpoint_high_watermark().unwrap();
+    assert!(!path.exists(), "no write when the high watermark did not move");
+    log.set_high_watermark(6);
+    log.checkpoint_high_watermark().unwrap();
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), "0\n6\n");
+}
+
+#[test]
+fn a_checkpoint_beyond_the_log_end_is_clamped_and_lowered_at_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = replicated_log(dir.path(), 10);
+    log.close().unwrap();
+    drop(log);
+    // The log lost its tail (or the file is from a longer log).
+    std::fs::write(dir.path().join(HW_FILE), "0\n25\n").unwrap();
+    let log = reopen_replicated(dir.path());
+    assert_eq!(log.high_watermark(), 10, "clamped to the log end");
+    assert_eq!(std::fs::read_to_string(dir.path().join(HW_FILE)).unwrap(), "0\n10\n", "lowered at open");
+}
+
+#[test]
+fn a_garbled_or_missing_checkpoint_means_the_log_start() {
+    for garbage in ["", "0\n", "1\n5\n", "0\nfive\n", "0\n-3\n"] {
+        let dir = tempfile::tempdir().unwrap();
+        let log = replicated_log(dir.path(), 5);
+        log.close().unwrap();
+        drop(log);
+        std::fs::write(dir.path().join(HW_FILE), garbage).unwrap();
+        let log = reopen_replicated(dir.path());
+        assert_eq!(log.high_watermark(), 0, "{garbage:?}");
+        // The next checkpoint replaces it.
+        log.set_high_watermark(3);
+        log.checkpoint_high_watermark().unwrap();
+        assert_eq!(std::fs::read_to_string(dir.path().join(HW_FILE)).unwrap(), "0\n3\n");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let log = replicated_log(dir.path(), 5);
+    drop(log);
+    std::fs::write(dir.path().join(HW_FILE), [0xff, 0xfe, 0]).unwrap();
+    assert_eq!(reopen_replicated(dir.path()).high_watermark(), 0, "not text");
+}
+
+#[test]
+fn single_node_mode_never_writes_the_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = PartitionLog::open(dir.path(), TopicConfig::default()).unwrap();
+    log.append(&plain(3, "a"), NOW).unwrap();
+    log.checkpoint_high_watermark().unwrap();
+    log.truncate_to(1).unwrap();
+    log.append(&plain(3, "b"), NOW).unwrap();
+    log.close().unwrap();
+    assert!(!dir.path().join(HW_FILE).exists());
+}
+
+#[test]
+fn a_truncation_lowers_the_checkpoint_before_the_log_grows_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = replicated_log(dir.path(), 8);
+    log.checkpoint_high_watermark().unwrap();
+    // Mid-batch: the log ends at 4, the start of the straddling batch.
+    log.truncate_to(6).unwrap();
+    assert_eq!(log.high_watermark(), 4);
+    assert_eq!(std::fs::read_to_string(dir.path().join(HW_FILE)).unwrap(), "0\n4\n");
+    // Other batches take the offsets again; a kill then must not bring back 8.
+    log.append(&plain(6, "other"), NOW).unwrap();
+    drop(log);
+    assert_eq!(reopen_replicated(dir.path()).high_watermark(), 4);
+
+    // Below the log start: the log restarts there.
+    let log = reopen_replicated(dir.path());
+    log.set_high_watermark(10);
+    log.checkpoint_high_watermark().unwrap();
+    log.truncate_fully_and_start_at(2).unwrap();
+    log.append(&plain(20, "again"), NOW).unwrap();
+    drop(log);
+    assert_eq!(reopen_replicated(dir.path()).high_watermark(), 2);
+}
+
 /// One step of the property test below.
 #[derive(Debug, Clone)]
 enum Op {

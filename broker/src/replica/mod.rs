@@ -8,6 +8,7 @@
 //! - `manager`: the task applying each image: local topics (through the registry), then each partition's role.
 //! - `partition`: one replica's role behind a lock that appends hold, so no batch is written under a stale role.
 //! - `leader`: a leader's bookkeeping of its followers: caught-up times, ISR shrink and expand, high watermark.
+//! - `hw_checkpoint`: the periodic high watermark checkpoint of every held partition.
 //! - `isr`: the periodic ISR shrink check and the AlterPartition proposals, off the request path.
 //! - `produce`: appends as leader: `min.insync.replicas`, acks=all waits.
 //! - `fetcher`: one task per leader this broker follows, fetching with the Kafka Fetch API.
@@ -15,6 +16,7 @@
 //! - `source`: the metadata the manager follows (the controller, or a plain channel in unit tests).
 
 mod fetcher;
+mod hw_checkpoint;
 mod isr;
 mod leader;
 mod manager;
@@ -120,7 +122,7 @@ pub struct ReplicaManager {
 
 impl ReplicaManager {
     /// Starts reconciling: creates/deletes local logs as topics appear and go, takes leader or follower roles,
-    /// runs follower fetchers and the ISR check.
+    /// runs follower fetchers, the ISR check and the high watermark checkpoint.
     pub fn start(
         config: &BrokerConfig,
         controller: Arc<Controller>,
@@ -148,6 +150,7 @@ impl ReplicaManager {
             changes: broadcast::channel(4096).0,
         });
         manager::spawn(manager.clone(), shutdown.clone());
+        hw_checkpoint::spawn(manager.clone(), shutdown.clone());
         isr::spawn_shrink_checks(manager.clone(), shutdown);
         manager
     }

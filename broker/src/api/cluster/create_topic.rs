@@ -51,7 +51,7 @@ pub(crate) async fn create(
         } else {
             topic.replication_factor
         };
-        admin::check_replication_factor(&image, rf)?;
+        admin::check_replication_factor(&image, rf, validate_only)?;
         (partitions, rf)
     } else {
         if topic.partitions != -1 || topic.replication_factor != -1 {
