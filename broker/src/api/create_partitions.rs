@@ -77,7 +77,7 @@ async fn grow(controller: &Controller, topic: &CreatePartitionsTopic, validate_o
                     format!("{} replica assignments given for {added} new partitions", assignments.len()),
                 ));
             }
-            admin::check_assignments(&image, assignments, Some(rf))?;
+            admin::check_assignments(&image, assignments, Some(rf), validate_only)?;
         }
         None => admin::check_replication_factor(&image, i16::try_from(rf).unwrap_or(i16::MAX), validate_only)?,
     }

@@ -88,16 +88,20 @@ pub(crate) fn partition_outcome(
 }
 
 /// Checks replica lists a client gave for new partitions (CreateTopics, CreatePartitions): non-empty, no broker
-/// twice, every broker registered, and all of the same length (`replication_factor` when the topic has one).
+/// twice, all of the same length (`replication_factor` when the topic has one), and with `validate_only` every
+/// broker registered in `image`. A real creation leaves registration to the controller, which checks it against
+/// the committed state: this node's image may not show a broker registered a moment ago.
 pub(crate) fn check_assignments(
     image: &MetadataImage,
     assignments: &[Vec<i32>],
     replication_factor: Option<usize>,
+    validate_only: bool,
 ) -> Result<(), Refusal> {
+    let registry = validate_only.then_some(image);
     let invalid = |message: String| (ResponseError::InvalidReplicaAssignment, message);
     let expected = replication_factor.or_else(|| assignments.first().map(Vec::len));
     for (i, replicas) in assignments.iter().enumerate() {
-        check_replicas(image, replicas).map_err(|m| invalid(format!("partition {i}: {m}")))?;
+        check_replicas(registry, replicas).map_err(|m| invalid(format!("partition {i}: {m}")))?;
         if Some(replicas.len()) != expected {
             return Err(invalid(format!(
                 "partition {i} has {} replicas; every partition of a topic must have {}",
@@ -109,8 +113,9 @@ pub(crate) fn check_assignments(
     Ok(())
 }
 
-/// Checks one replica list: non-empty, no duplicates, only registered brokers. The error is a message.
-pub(crate) fn check_replicas(image: &MetadataImage, replicas: &[i32]) -> Result<(), String> {
+/// Checks one replica list: non-empty, no duplicates, and only brokers registered in `image` when given. The
+/// error is a message.
+pub(crate) fn check_replicas(image: Option<&MetadataImage>, replicas: &[i32]) -> Result<(), String> {
     if replicas.is_empty() {
         return Err("the replica list is empty".into());
     }
@@ -119,7 +124,7 @@ pub(crate) fn check_replicas(image: &MetadataImage, replicas: &[i32]) -> Result<
         if !seen.insert(id) {
             return Err(format!("broker {id} is listed twice in {replicas:?}"));
         }
-        if !image.brokers.contains_key(id) {
+        if image.is_some_and(|image| !image.brokers.contains_key(id)) {
             return Err(format!("broker {id} is not registered in this cluster"));
         }
     }
@@ -178,8 +183,10 @@ mod tests {
     #[test]
     fn assignments_are_checked_for_size_duplicates_and_brokers() {
         let image = image(&[1, 2, 3]);
-        assert!(check_assignments(&image, &[vec![1, 2], vec![2, 3]], None).is_ok());
-        let refused = |a: &[Vec<i32>], rf| check_assignments(&image, a, rf).unwrap_err();
+        assert!(check_assignments(&image, &[vec![1, 2], vec![2, 3]], None, true).is_ok());
+        // Registration is left to the controller unless only validating (this image may lag the quorum).
+        assert!(check_assignments(&image, &[vec![7]], None, false).is_ok());
+        let refused = |a: &[Vec<i32>], rf| check_assignments(&image, a, rf, true).unwrap_err();
         assert_eq!(refused(&[vec![1, 2], vec![2]], None).0, ResponseError::InvalidReplicaAssignment);
         assert!(refused(&[vec![1, 1]], None).1.contains("twice"));
         assert!(refused(&[vec![7]], None).1.contains("not registered"));

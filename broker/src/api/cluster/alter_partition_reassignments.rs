@@ -126,7 +126,7 @@ fn check(
     }
     match view {
         ClusterView::Image { image, .. } => {
-            admin::check_replicas(image, target).map_err(|m| (ResponseError::InvalidReplicaAssignment, m))
+            admin::check_replicas(Some(image), target).map_err(|m| (ResponseError::InvalidReplicaAssignment, m))
         }
         ClusterView::Single { node, .. } if target == [*node] => Ok(()),
         ClusterView::Single { node, .. } => Err((

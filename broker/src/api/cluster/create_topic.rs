@@ -60,7 +60,7 @@ pub(crate) async fn create(
                 "give either a partition count and replication factor or replica assignments, not both".into(),
             ));
         }
-        admin::check_assignments(&image, &topic.assignments, None)?;
+        admin::check_assignments(&image, &topic.assignments, None, validate_only)?;
         let rf = i16::try_from(topic.assignments[0].len()).unwrap_or(i16::MAX);
         (i32::try_from(topic.assignments.len()).unwrap_or(i32::MAX), rf)
     };
