@@ -439,19 +439,7 @@ impl PartitionLog {
         active.first_append_ms.get_or_insert(now_ms);
         active.dirty = true;
         let completed = staged.completed().to_vec();
-        for done in completed.iter().filter(|d| d.aborted) {
-            let entry = AbortedTxn {
-                producer_id: done.producer_id,
-                first_offset: done.first_offset,
-                last_offset: done.last_offset,
-            };
-            active.aborted.push(entry);
-            let path = segment::segment_path(&self.dir, active.base_offset, "txnindex");
-            if let Err(e) = txn_index::append(&path, &entry) {
-                // The marker is in the log; recovery re-derives the entry from it if the producer state is rescanned.
-                tracing::error!("cannot append to {}: {e}", path.display());
-            }
-        }
+        index_aborted(&self.dir, active, &completed);
         state.producers.commit(staged);
         state.epochs.assign(epoch, end);
         state.unflushed += record_count;
@@ -681,4 +669,19 @@ fn plan_segment(s: &Segment, offset: Option<i64>, max_bytes: u32, end: i64) -> S
     }
     marks.push((s.next_offset, s.size));
     SegmentPlan { file: s.file.clone(), start, size: s.size, marks }
+}
+
+/// Records the transactions `completed` ended by abort in `active`'s aborted-transaction index (memory and file),
+/// for leader appends and follower appends alike.
+pub(crate) fn index_aborted(dir: &Path, active: &mut Segment, completed: &[CompletedTxn]) {
+    for done in completed.iter().filter(|d| d.aborted) {
+        let entry =
+            AbortedTxn { producer_id: done.producer_id, first_offset: done.first_offset, last_offset: done.last_offset };
+        active.aborted.push(entry);
+        let path = segment::segment_path(dir, active.base_offset, "txnindex");
+        if let Err(e) = txn_index::append(&path, &entry) {
+            // The marker is in the log; recovery re-derives the entry from it if the producer state is rescanned.
+            tracing::error!("cannot append to {}: {e}", path.display());
+        }
+    }
 }

@@ -23,7 +23,7 @@ use super::hw_checkpoint;
 use super::partition::{LogState, PartitionLog};
 use super::producer_state::{snapshot, ProducerStates, Staged};
 use super::segment::{self, Segment};
-use super::txn_index::{self, AbortedTxn};
+use super::txn_index;
 
 impl PartitionLog {
     /// The high watermark: the log end offset on a single node; in replicated mode the last value the replica
@@ -282,18 +282,7 @@ impl PartitionLog {
             active.next_offset = last.h.next_offset();
             active.first_append_ms.get_or_insert(now_ms);
             active.dirty = true;
-            for done in staged.completed().iter().filter(|d| d.aborted) {
-                let entry = AbortedTxn {
-                    producer_id: done.producer_id,
-                    first_offset: done.first_offset,
-                    last_offset: done.last_offset,
-                };
-                active.aborted.push(entry);
-                let path = segment::segment_path(&self.dir, active.base_offset, "txnindex");
-                if let Err(e) = txn_index::append(&path, &entry) {
-                    tracing::error!("cannot append to {}: {e}", path.display());
-                }
-            }
+            super::partition::index_aborted(&self.dir, active, staged.completed());
             state.producers.commit(staged);
             for Fetched { h, .. } in run {
                 state.epochs.assign(h.partition_leader_epoch, h.base_offset);
