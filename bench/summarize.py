@@ -100,6 +100,8 @@ def print_table(limits, runs, targets, with_other):
                        ("loopback", "loopback TCP")]:
         if key in limits:
             print(f"  {label:<48} {fmt(limits[key]['mb_per_sec']):>10} MB/s")
+    if "broker_memory" in limits:
+        print(f"  {'broker peak RSS over the workloads (VmHWM)':<48} {fmt(limits['broker_memory']['vm_hwm_kib'] / 1024):>10} MiB")
     print()
     rows = [
         ("produce-acks1", "produce 1 KiB acks=1"),
@@ -110,7 +112,8 @@ def print_table(limits, runs, targets, with_other):
         ("e2e-10000", "e2e 10k rec/s"),
         ("e2e-50000", "e2e 50k rec/s"),
     ]
-    header = f"{'WORKLOAD':<24}{'RECORDS/S':>11}{'MB/S':>9}{'P50 MS':>11}{'P99 MS':>11}{'P99.9 MS':>11}{'MAX MS':>11}"
+    header = (f"{'WORKLOAD':<24}{'RECORDS/S':>11}{'MB/S':>9}{'P50 MS':>11}{'P99 MS':>11}{'P99.9 MS':>11}{'MAX MS':>11}"
+              f"{'CPU MS/MB':>11}")
     if with_other:
         header += f"{'OTHER MB/S':>12}{'OTHER P99':>11}{'SLUICE/OTHER':>14}"
     print(header)
@@ -121,7 +124,7 @@ def print_table(limits, runs, targets, with_other):
         lat = r.get("latency") or {}
         line = (f"{label:<24}{fmt(r['records_per_sec']):>11}{fmt(r['mb_per_sec'], 1):>9}"
                 f"{fmt(lat.get('p50_ms'), 3):>11}{fmt(lat.get('p99_ms'), 3):>11}{fmt(lat.get('p999_ms'), 3):>11}"
-                f"{fmt(lat.get('max_ms'), 3):>11}")
+                f"{fmt(lat.get('max_ms'), 3):>11}{fmt(r.get('broker_cpu_ms_per_mb'), 2):>11}")
         if key == "consume-cold" and not r.get("page_cache_dropped", False):
             line += "  (page cache could not be dropped: warm)"
         if with_other:
