@@ -278,3 +278,42 @@ GROUP_ENV = {
 def group_broker(broker_factory):
     """A running broker with GROUP_ENV: quick rebalances and short session timeouts."""
     return broker_factory(env=GROUP_ENV)
+
+
+@pytest.fixture
+def schema_registry_factory(request, group_broker, tmp_path):
+    """Starts `sluice schema-registry` processes against `group_broker` (quick group
+    rebalances, so the writer election settles fast): `schema_registry_factory(args=[...])`.
+    Stops each at teardown, before the broker, and requires it to exit cleanly."""
+    from registry import SchemaRegistry  # Here, not at the top: registry.py imports this module.
+
+    registries = []
+
+    def make(args=None, start=True):
+        log_dir = tmp_path / f"registry-logs-{len(registries)}"
+        log_dir.mkdir()
+        r = SchemaRegistry(sluice_binary(), group_broker.bootstrap, log_dir, args=args)
+        registries.append(r)
+        if start:
+            r.start()
+        return r
+
+    yield make
+
+    failed = getattr(request.node, "rep_call", None) is not None and request.node.rep_call.failed
+    errors = []
+    for r in registries:
+        if failed:
+            print(f"\n===== schema registry stderr ({r.stderr_path}) =====\n{r.stderr_tail(200)}")
+        try:
+            r.stop()
+        except AssertionError as e:
+            errors.append(str(e))
+    if errors and not failed:
+        pytest.fail("schema registry shutdown at teardown was not clean:\n" + "\n".join(errors), pytrace=False)
+
+
+@pytest.fixture
+def schema_registry(schema_registry_factory):
+    """A running `sluice schema-registry` against a running broker."""
+    return schema_registry_factory()

@@ -7,6 +7,7 @@
 //! - [`cli::consume`]: `sluice consume`, records to stdout.
 //! - [`cli::group`]: `sluice group ...`, consumer-group listing, lag, deletion and offset resets.
 //! - [`cli::cluster`]: `sluice cluster describe`, brokers, controller quorum and unhealthy partitions.
+//! - [`cli::schema_registry`]: `sluice schema-registry`, the Confluent-compatible schema registry until a signal.
 //! - [`cli::bench`]: `sluice bench produce|consume|e2e`, throughput and latency load generators.
 //! - [`cli::client`]: what the client commands share: bootstrap address, `-X` passthrough, error wording.
 //!
@@ -44,6 +45,8 @@ pub(crate) enum Command {
     Bench(cli::bench::BenchArgs),
     /// Describe a cluster: brokers, controller quorum, under-replicated and offline partitions.
     Cluster(cli::cluster::ClusterArgs),
+    /// Run a Confluent-compatible schema registry over a `_schemas` topic until SIGTERM or SIGINT.
+    SchemaRegistry(cli::schema_registry::SchemaRegistryArgs),
 }
 
 /// Exit status for a setting the user must fix (bad config), distinct from a runtime failure (1).
@@ -55,7 +58,7 @@ async fn main() -> ExitCode {
     // The broker is a service whose progress is worth seeing; client commands should print only their output
     // unless something goes wrong.
     let default_filter = match cli.command {
-        Command::Broker(_) => "info",
+        Command::Broker(_) | Command::SchemaRegistry(_) => "info",
         _ => "warn",
     };
     init_logging(default_filter);
@@ -68,12 +71,13 @@ async fn main() -> ExitCode {
         Command::Group(args) => cli::group::run(args).await,
         Command::Bench(args) => cli::bench::run(args).await,
         Command::Cluster(args) => cli::cluster::run(args).await,
+        Command::SchemaRegistry(args) => cli::schema_registry::run(args).await,
     };
     match result {
         Ok(code) => code,
         Err(err) => {
             eprintln!("error: {}", render_error(&err));
-            if cli::broker::is_config_error(&err) {
+            if cli::broker::is_config_error(&err) || cli::schema_registry::is_config_error(&err) {
                 ExitCode::from(EXIT_BAD_CONFIG)
             } else {
                 ExitCode::FAILURE

@@ -7,6 +7,7 @@ pub(crate) mod cluster;
 pub(crate) mod consume;
 pub(crate) mod group;
 pub(crate) mod produce;
+pub(crate) mod schema_registry;
 mod table;
 pub(crate) mod topic;
 
