@@ -21,10 +21,10 @@ pub fn check(level: CompatibilityLevel, new: &ParsedSchema, previous: &[ParsedSc
     let mut messages = Vec::new();
     for old in against.iter().rev() {
         if level.checks_backward() {
-            messages.extend(can_read(new, old));
+            messages.extend(can_read_as(new, old, "new", "old"));
         }
         if level.checks_forward() {
-            messages.extend(can_read(old, new));
+            messages.extend(can_read_as(old, new, "old", "new"));
         }
     }
     messages.dedup();
@@ -33,12 +33,17 @@ pub fn check(level: CompatibilityLevel, new: &ParsedSchema, previous: &[ParsedSc
 
 /// Whether data written with `writer` can be read with `reader`; the problems found, empty when it can.
 pub fn can_read(reader: &ParsedSchema, writer: &ParsedSchema) -> Vec<String> {
+    can_read_as(reader, writer, "reader", "writer")
+}
+
+/// [`can_read`], with messages naming the two schemas by role ("new", "old") where the language's checker can.
+fn can_read_as(reader: &ParsedSchema, writer: &ParsedSchema, reader_role: &str, writer_role: &str) -> Vec<String> {
     match (reader, writer) {
-        (ParsedSchema::Avro(r), ParsedSchema::Avro(w)) => avro::can_read(r, w),
+        (ParsedSchema::Avro(r), ParsedSchema::Avro(w)) => avro::can_read_named(r, w, reader_role, writer_role),
         (ParsedSchema::Json(r), ParsedSchema::Json(w)) => json::can_read(r, w),
         (ParsedSchema::Protobuf(r), ParsedSchema::Protobuf(w)) => protobuf::can_read(r, w),
         _ => vec![format!(
-            "Incompatible schema type: the new schema is {} and the old one {}",
+            "TYPE_MISMATCH: the {reader_role} schema is {} and the {writer_role} one {}; a subject keeps one schema type",
             reader.schema_type(),
             writer.schema_type()
         )],
