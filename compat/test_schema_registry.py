@@ -317,3 +317,12 @@ def test_protobuf_round_trip(group_broker, schema_registry):
     assert {framed_id(r.value) for r in records} == {registered.schema_id}
     de = ProtobufDeserializer(reading, {"use.deprecated.format": False})
     assert [de(r.value, ctx) for r in records] == sent
+
+    # A deserializer given the registry fetches the writer's schema by id as a
+    # serialized descriptor (`format=serialized`), as confluent-kafka does for
+    # Protobuf; it must parse and decode every record the same.
+    with_registry = ProtobufDeserializer(reading, {"use.deprecated.format": False},
+                                         schema_registry_client=client_for(schema_registry))
+    assert [with_registry(r.value, ctx) for r in records] == sent
+    serialized = client_for(schema_registry).get_schema(registered.schema_id, fmt="serialized")
+    assert "message Reading" not in serialized.schema_str, "format=serialized returned the .proto text"

@@ -12,22 +12,25 @@ use crate::error::ApiError;
 use crate::registry::VersionSpec;
 use crate::types::SchemaType;
 
-/// `GET /schemas/ids/{id}?subject=`.
+/// `GET /schemas/ids/{id}?subject=&format=`.
 pub async fn by_id(
     State(ctx): State<Arc<ApiContext>>,
     PathParams(id): PathParams<String>,
     params: Params,
 ) -> Result<Response, ApiError> {
-    Ok(json(&ctx.registry.schema_by_id(schema_id(&id)?, params.get("subject"))?))
+    let mut found = ctx.registry.schema_by_id(schema_id(&id)?, params.get("subject"))?;
+    found.schema = ctx.registry.formatted(found.schema_type, found.schema, &found.references, params.get("format"))?;
+    Ok(json(&found))
 }
 
-/// `GET /schemas/ids/{id}/schema?subject=`: the schema's text alone.
+/// `GET /schemas/ids/{id}/schema?subject=&format=`: the schema's text alone.
 pub async fn by_id_text(
     State(ctx): State<Arc<ApiContext>>,
     PathParams(id): PathParams<String>,
     params: Params,
 ) -> Result<Response, ApiError> {
-    Ok(text(ctx.registry.schema_by_id(schema_id(&id)?, params.get("subject"))?.schema))
+    let found = ctx.registry.schema_by_id(schema_id(&id)?, params.get("subject"))?;
+    Ok(text(ctx.registry.formatted(found.schema_type, found.schema, &found.references, params.get("format"))?))
 }
 
 /// `GET /schemas/ids/{id}/subjects?deleted=`.

@@ -53,7 +53,9 @@ pub async fn get(
     params: Params,
 ) -> Result<Response, ApiError> {
     let version = VersionSpec::parse(&version)?;
-    Ok(json(&ctx.registry.version(&subject, version, params.flag("deleted"))?))
+    let mut found = ctx.registry.version(&subject, version, params.flag("deleted"))?;
+    found.schema = ctx.registry.formatted(found.schema_type, found.schema, &found.references, params.get("format"))?;
+    Ok(json(&found))
 }
 
 /// `GET /subjects/{subject}/versions/{version}/schema?deleted=`: the schema's text alone.
@@ -63,7 +65,8 @@ pub async fn schema(
     params: Params,
 ) -> Result<Response, ApiError> {
     let version = VersionSpec::parse(&version)?;
-    Ok(text(ctx.registry.version(&subject, version, params.flag("deleted"))?.schema))
+    let found = ctx.registry.version(&subject, version, params.flag("deleted"))?;
+    Ok(text(ctx.registry.formatted(found.schema_type, found.schema, &found.references, params.get("format"))?))
 }
 
 /// `GET /subjects/{subject}/versions/{version}/referencedby`: ids of the schemas referencing this version.

@@ -4,7 +4,9 @@
 use super::resolve::{self, Candidate};
 use super::{CompatibilityResult, Registry, SchemaById, SchemaRequest, SubjectVersion, SubjectVersionRef, VersionSpec};
 use crate::error::ApiError;
+use crate::schema::ParsedSchema;
 use crate::state::{State, VersionEntry};
+use crate::types::{SchemaContent, SchemaReference, SchemaType};
 
 impl Registry {
     /// `GET /subjects`: live subjects (with `deleted`, soft-deleted ones too), filtered by prefix, sorted.
@@ -63,6 +65,28 @@ impl Registry {
             references: content.references.clone(),
             schema: content.schema.clone(),
         })
+    }
+
+    /// A registered schema's text in the `format` a request asks for. `serialized` turns a Protobuf schema into a
+    /// base64 `FileDescriptorProto`, which confluent-kafka's Python deserializer asks for; any other format, and
+    /// any other schema type, is the stored text (Confluent ignores formats a type does not know).
+    pub fn formatted(
+        &self,
+        schema_type: SchemaType,
+        schema: String,
+        references: &[SchemaReference],
+        format: Option<&str>,
+    ) -> Result<String, ApiError> {
+        if schema_type != SchemaType::Protobuf || !format.is_some_and(|f| f.eq_ignore_ascii_case("serialized")) {
+            return Ok(schema);
+        }
+        let content = SchemaContent { schema_type, schema, references: references.to_vec() };
+        let state = self.log.state().read();
+        match resolve::parse_stored(&state, &content) {
+            Ok(ParsedSchema::Protobuf(parsed)) => Ok(parsed.serialized()),
+            Ok(_) => Ok(content.schema),
+            Err(e) => Err(ApiError::store(format!("a stored schema no longer parses: {e}"))),
+        }
     }
 
     /// `GET /schemas/ids/{id}/subjects`: subjects with a live version of this id (with `deleted`, any version).

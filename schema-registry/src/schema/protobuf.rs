@@ -60,7 +60,9 @@ impl ProtobufSchema {
         let from_descriptor = Self::build(file, parse_references(references)?)?;
         // Keep what the text gives, so the stored text, read again, is this very schema.
         let file = parse_file(MAIN_FILE, &from_descriptor.canonical).map_err(|e| {
-            invalid(format!("the FileDescriptorProto has no valid .proto text form ({e}); is it a compiled descriptor?"))
+            invalid(format!(
+                "the FileDescriptorProto does not describe a valid .proto file: its text form does not parse ({e})"
+            ))
         })?;
         Self::build(file, from_descriptor.references)
     }
@@ -92,6 +94,13 @@ impl ProtobufSchema {
     /// qualified. Message and enum declarations keep their order (message indexes depend on it).
     pub fn normalized(&self) -> String {
         self.normalized.clone()
+    }
+
+    /// The schema as a base64 serialized `FileDescriptorProto` with type names resolved and standard options
+    /// set, as a compiler writes it: the form Confluent returns for `format=serialized`, which
+    /// confluent-kafka's Python deserializer asks for (each reference is served the same way on its own).
+    pub fn serialized(&self) -> String {
+        descriptor::compiled(&self.file, &self.index())
     }
 
     /// The schema's own file.
@@ -420,7 +429,10 @@ fn check_field_type(field: &FieldDescriptorProto, scope: &str, index: &TypeIndex
     }
     // Only a descriptor (not text) says a named type is an enum.
     if field.r#type == Some(Type::Enum as i32) && matches!(entry.def, TypeDef::Message(_)) {
-        return Err(invalid(format!("field {scope}.{} needs an enum type, and {type_name:?} is a message", field.name())));
+        return Err(invalid(format!(
+            "field {scope}.{} needs an enum type, and {type_name:?} is a message",
+            field.name()
+        )));
     }
     if field.label == Some(Label::Required as i32) && entry.map_entry().is_some() {
         return Err(invalid(format!("map field {scope}.{} cannot be required", field.name())));

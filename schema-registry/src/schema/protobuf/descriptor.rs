@@ -1,10 +1,13 @@
-//! Protobuf schemas registered as a base64-encoded serialized `google.protobuf.FileDescriptorProto`, which is
-//! what confluent-kafka's Python serializer sends (Confluent's registry falls back to that reading when the text
-//! is not `.proto` syntax, and stores the `.proto` text). The decoded descriptor is brought to the shape the
-//! `.proto` parser gives (standard options as `option` entries rather than set fields; no file name, source
-//! info or default `json_name`), so that the same checks and printer apply to it.
+//! Protobuf schemas as a base64-encoded serialized `google.protobuf.FileDescriptorProto`, both ways.
 //!
-//! prost keeps no unknown fields, so custom options (extensions of the `*Options` messages) of a compiled
+//! confluent-kafka's Python serializer registers schemas in that form (Confluent's registry falls back to it
+//! when the text is not `.proto` syntax, and stores the `.proto` text). [`decode`] brings such a descriptor to
+//! the shape the `.proto` parser gives (standard options as `option` entries rather than set fields; no file
+//! name, source info or default `json_name`) so the same checks and printer apply to it. The Python
+//! deserializer asks for schemas back in that form (`format=serialized`); [`compiled`] gives the descriptor a
+//! compiler would write for a parsed schema: type names resolved and fully qualified, standard options set.
+//!
+//! prost keeps no unknown fields, so custom options (extensions of the `*Options` messages) of a decoded
 //! descriptor are lost; Confluent likewise drops the ones its Java runtime does not know.
 
 use base64::alphabet;
@@ -12,13 +15,17 @@ use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
 use base64::engine::DecodePaddingMode;
 use base64::Engine;
 use prost::Message;
+use prost_types::field_descriptor_proto::Type;
 use prost_types::field_options::{CType, JsType};
 use prost_types::file_options::OptimizeMode;
 use prost_types::method_options::IdempotencyLevel;
 use prost_types::uninterpreted_option::NamePart;
 use prost_types::{
-    DescriptorProto, EnumDescriptorProto, FieldDescriptorProto, FileDescriptorProto, UninterpretedOption,
+    DescriptorProto, EnumDescriptorProto, EnumOptions, EnumValueOptions, FieldDescriptorProto, FieldOptions,
+    FileDescriptorProto, FileOptions, MessageOptions, MethodOptions, ServiceOptions, UninterpretedOption,
 };
+
+use super::{join, TypeIndex};
 
 /// Standard base64 with or without the trailing `=`: Java's decoder, which Confluent uses, takes both.
 const BASE64: GeneralPurpose = GeneralPurpose::new(
@@ -39,103 +46,55 @@ pub(super) fn decode(text: &str) -> Result<FileDescriptorProto, String> {
     // The name is the client's file name, which the registry does not keep (references carry import paths).
     file.name = None;
     file.source_code_info = None;
-    as_written(&mut file);
+    for_each_options(&mut file, &Direction::ToText);
     drop_default_json_names(&mut file);
     Ok(file)
 }
 
-/// Rewrites what a compiler fills in into what the parser gives for the same text.
-fn as_written(file: &mut FileDescriptorProto) {
-    if let Some(o) = &mut file.options {
-        let mut set = Options::default();
-        set.string("java_package", o.java_package.take());
-        set.string("java_outer_classname", o.java_outer_classname.take());
-        set.enumeration("optimize_for", o.optimize_for.take(), |v| {
-            OptimizeMode::try_from(v).ok().map(|m| m.as_str_name())
-        });
-        set.boolean("java_multiple_files", o.java_multiple_files.take());
-        set.string("go_package", o.go_package.take());
-        set.boolean("cc_generic_services", o.cc_generic_services.take());
-        set.boolean("java_generic_services", o.java_generic_services.take());
-        set.boolean("py_generic_services", o.py_generic_services.take());
-        #[allow(deprecated)] // Deprecated for code generation, yet still an option a file may set.
-        set.boolean("java_generate_equals_and_hash", o.java_generate_equals_and_hash.take());
-        set.boolean("deprecated", o.deprecated.take());
-        set.boolean("java_string_check_utf8", o.java_string_check_utf8.take());
-        set.boolean("cc_enable_arenas", o.cc_enable_arenas.take());
-        set.string("objc_class_prefix", o.objc_class_prefix.take());
-        set.string("csharp_namespace", o.csharp_namespace.take());
-        set.string("swift_prefix", o.swift_prefix.take());
-        set.string("php_class_prefix", o.php_class_prefix.take());
-        set.string("php_namespace", o.php_namespace.take());
-        set.boolean("php_generic_services", o.php_generic_services.take());
-        set.string("php_metadata_namespace", o.php_metadata_namespace.take());
-        set.string("ruby_package", o.ruby_package.take());
-        set.put_before(&mut o.uninterpreted_option);
+/// `file` (as parsed, and checked against `index`) as a compiler would write it, base64-encoded.
+pub(super) fn compiled(file: &FileDescriptorProto, index: &TypeIndex<'_>) -> String {
+    let mut file = file.clone();
+    for_each_options(&mut file, &Direction::ToFields);
+    let package = file.package().to_string();
+    for message in &mut file.message_type {
+        resolve_message(message, &package, index);
     }
-    file.message_type.iter_mut().for_each(message);
-    file.enum_type.iter_mut().for_each(enumeration);
-    file.extension.iter_mut().for_each(field);
+    for field in &mut file.extension {
+        resolve_field(field, &package, index);
+    }
     for service in &mut file.service {
-        if let Some(o) = &mut service.options {
-            let mut set = Options::default();
-            set.boolean("deprecated", o.deprecated.take());
-            set.put_before(&mut o.uninterpreted_option);
-        }
         for method in &mut service.method {
-            if let Some(o) = &mut method.options {
-                let mut set = Options::default();
-                set.boolean("deprecated", o.deprecated.take());
-                set.enumeration("idempotency_level", o.idempotency_level.take(), |v| {
-                    IdempotencyLevel::try_from(v).ok().map(|l| l.as_str_name())
-                });
-                set.put_before(&mut o.uninterpreted_option);
+            for name in [&mut method.input_type, &mut method.output_type] {
+                if let Some((full, _)) = name.as_deref().and_then(|n| index.resolve(&package, n)) {
+                    *name = Some(format!(".{full}"));
+                }
             }
         }
     }
+    BASE64.encode(file.encode_to_vec())
 }
 
-fn message(message: &mut DescriptorProto) {
-    if let Some(o) = &mut message.options {
-        let mut set = Options::default();
-        set.boolean("message_set_wire_format", o.message_set_wire_format.take());
-        set.boolean("no_standard_descriptor_accessor", o.no_standard_descriptor_accessor.take());
-        set.boolean("deprecated", o.deprecated.take());
-        // `map_entry` stays a field: the parser sets it too, on the entry messages it makes for `map<K, V>`.
-        set.put_before(&mut o.uninterpreted_option);
+fn resolve_message(message: &mut DescriptorProto, scope: &str, index: &TypeIndex<'_>) {
+    let full = join(scope, message.name());
+    for field in message.field.iter_mut().chain(&mut message.extension) {
+        resolve_field(field, &full, index);
     }
-    message.field.iter_mut().for_each(field);
-    message.extension.iter_mut().for_each(field);
-    message.nested_type.iter_mut().for_each(self::message);
-    message.enum_type.iter_mut().for_each(enumeration);
-}
-
-fn field(field: &mut FieldDescriptorProto) {
-    if let Some(o) = &mut field.options {
-        let mut set = Options::default();
-        set.enumeration("ctype", o.ctype.take(), |v| CType::try_from(v).ok().map(|c| c.as_str_name()));
-        set.boolean("packed", o.packed.take());
-        set.boolean("deprecated", o.deprecated.take());
-        set.boolean("lazy", o.lazy.take());
-        set.enumeration("jstype", o.jstype.take(), |v| JsType::try_from(v).ok().map(|j| j.as_str_name()));
-        set.boolean("weak", o.weak.take());
-        set.put_before(&mut o.uninterpreted_option);
+    for nested in &mut message.nested_type {
+        resolve_message(nested, &full, index);
     }
 }
 
-fn enumeration(e: &mut EnumDescriptorProto) {
-    if let Some(o) = &mut e.options {
-        let mut set = Options::default();
-        set.boolean("allow_alias", o.allow_alias.take());
-        set.boolean("deprecated", o.deprecated.take());
-        set.put_before(&mut o.uninterpreted_option);
-    }
-    for value in &mut e.value {
-        if let Some(o) = &mut value.options {
-            let mut set = Options::default();
-            set.boolean("deprecated", o.deprecated.take());
-            set.put_before(&mut o.uninterpreted_option);
+/// Fully qualifies a field's type (and extended type) names and says whether a named type is a message or
+/// an enum, which only the text around the name told.
+fn resolve_field(field: &mut FieldDescriptorProto, scope: &str, index: &TypeIndex<'_>) {
+    if let Some((full, entry)) = field.type_name.as_deref().and_then(|n| index.resolve(scope, n)) {
+        field.type_name = Some(format!(".{full}"));
+        if field.r#type != Some(Type::Group as i32) {
+            field.r#type = Some(if entry.is_enum() { Type::Enum } else { Type::Message } as i32);
         }
+    }
+    if let Some((full, _)) = field.extendee.as_deref().and_then(|n| index.resolve(scope, n)) {
+        field.extendee = Some(format!(".{full}"));
     }
 }
 
@@ -176,39 +135,203 @@ pub(super) fn default_json_name(name: &str) -> String {
     out
 }
 
-/// Standard options, in field-number order, as the parser records `option name = value;`.
-#[derive(Default)]
-struct Options(Vec<UninterpretedOption>);
+/// Which way standard options move: from set fields to `option` entries, or back.
+enum Direction {
+    ToText,
+    ToFields,
+}
 
-impl Options {
-    fn push(&mut self, name: &str, value: UninterpretedOption) {
-        let name = vec![NamePart { name_part: name.to_string(), is_extension: false }];
-        self.0.push(UninterpretedOption { name, ..value });
+/// Moves the standard options of every options message in `file` one way.
+fn for_each_options(file: &mut FileDescriptorProto, direction: &Direction) {
+    fn message(m: &mut DescriptorProto, d: &Direction) {
+        if let Some(o) = &mut m.options {
+            d.message(o);
+        }
+        for field in m.field.iter_mut().chain(&mut m.extension) {
+            if let Some(o) = &mut field.options {
+                d.field(o);
+            }
+        }
+        m.nested_type.iter_mut().for_each(|n| message(n, d));
+        m.enum_type.iter_mut().for_each(|e| enumeration(e, d));
     }
-
-    fn boolean(&mut self, name: &str, value: Option<bool>) {
-        if let Some(value) = value {
-            self.push(name, UninterpretedOption { identifier_value: Some(value.to_string()), ..Default::default() });
+    fn enumeration(e: &mut EnumDescriptorProto, d: &Direction) {
+        if let Some(o) = &mut e.options {
+            d.enumeration(o);
+        }
+        for value in &mut e.value {
+            if let Some(o) = &mut value.options {
+                d.enum_value(o);
+            }
         }
     }
-
-    fn string(&mut self, name: &str, value: Option<String>) {
-        if let Some(value) = value {
-            self.push(name, UninterpretedOption { string_value: Some(value.into_bytes()), ..Default::default() });
+    if let Some(o) = &mut file.options {
+        direction.file(o);
+    }
+    file.message_type.iter_mut().for_each(|m| message(m, direction));
+    file.enum_type.iter_mut().for_each(|e| enumeration(e, direction));
+    for field in &mut file.extension {
+        if let Some(o) = &mut field.options {
+            direction.field(o);
         }
     }
-
-    /// An enum option by its value's name (by number if the name is unknown, which then fails to read back).
-    fn enumeration(&mut self, name: &str, value: Option<i32>, name_of: impl Fn(i32) -> Option<&'static str>) {
-        if let Some(value) = value {
-            let identifier = name_of(value).map_or_else(|| value.to_string(), str::to_string);
-            self.push(name, UninterpretedOption { identifier_value: Some(identifier), ..Default::default() });
+    for service in &mut file.service {
+        if let Some(o) = &mut service.options {
+            direction.service(o);
         }
-    }
-
-    /// Puts these options ahead of the descriptor's own uninterpreted ones.
-    fn put_before(self, options: &mut Vec<UninterpretedOption>) {
-        let rest = std::mem::replace(options, self.0);
-        options.extend(rest);
+        for method in &mut service.method {
+            if let Some(o) = &mut method.options {
+                direction.method(o);
+            }
+        }
     }
 }
+
+/// For one options message, the standard options with their names and kinds, in field-number order (the
+/// order a compiler writes them), as a method of [`Direction`] that moves them. `map_entry` is not listed:
+/// the parser sets that field itself, on the entry messages it makes for `map<K, V>`.
+macro_rules! standard_options {
+    ($method:ident($ty:ty) { $($name:literal => $field:ident: $kind:ident,)* }) => {
+        // `java_generate_equals_and_hash` is deprecated for code generation, yet still an option a file may set.
+        #[allow(deprecated)]
+        fn $method(&self, o: &mut $ty) {
+            match self {
+                Direction::ToText => {
+                    let mut entries = Vec::new();
+                    $( $kind::to_entry(&mut entries, $name, o.$field.take()); )*
+                    entries.append(&mut o.uninterpreted_option);
+                    o.uninterpreted_option = entries;
+                }
+                Direction::ToFields => {
+                    $( if let Some(value) = take(&mut o.uninterpreted_option, $name, $kind::from_entry) {
+                        o.$field = Some(value);
+                    } )*
+                }
+            }
+        }
+    };
+}
+
+impl Direction {
+    standard_options!(file(FileOptions) {
+        "java_package" => java_package: string,
+        "java_outer_classname" => java_outer_classname: string,
+        "optimize_for" => optimize_for: optimize_mode,
+        "java_multiple_files" => java_multiple_files: boolean,
+        "go_package" => go_package: string,
+        "cc_generic_services" => cc_generic_services: boolean,
+        "java_generic_services" => java_generic_services: boolean,
+        "py_generic_services" => py_generic_services: boolean,
+        "java_generate_equals_and_hash" => java_generate_equals_and_hash: boolean,
+        "deprecated" => deprecated: boolean,
+        "java_string_check_utf8" => java_string_check_utf8: boolean,
+        "cc_enable_arenas" => cc_enable_arenas: boolean,
+        "objc_class_prefix" => objc_class_prefix: string,
+        "csharp_namespace" => csharp_namespace: string,
+        "swift_prefix" => swift_prefix: string,
+        "php_class_prefix" => php_class_prefix: string,
+        "php_namespace" => php_namespace: string,
+        "php_generic_services" => php_generic_services: boolean,
+        "php_metadata_namespace" => php_metadata_namespace: string,
+        "ruby_package" => ruby_package: string,
+    });
+    standard_options!(message(MessageOptions) {
+        "message_set_wire_format" => message_set_wire_format: boolean,
+        "no_standard_descriptor_accessor" => no_standard_descriptor_accessor: boolean,
+        "deprecated" => deprecated: boolean,
+    });
+    standard_options!(field(FieldOptions) {
+        "ctype" => ctype: c_type,
+        "packed" => packed: boolean,
+        "deprecated" => deprecated: boolean,
+        "lazy" => lazy: boolean,
+        "jstype" => jstype: js_type,
+        "weak" => weak: boolean,
+    });
+    standard_options!(enumeration(EnumOptions) {
+        "allow_alias" => allow_alias: boolean,
+        "deprecated" => deprecated: boolean,
+    });
+    standard_options!(enum_value(EnumValueOptions) {
+        "deprecated" => deprecated: boolean,
+    });
+    standard_options!(service(ServiceOptions) {
+        "deprecated" => deprecated: boolean,
+    });
+    standard_options!(method(MethodOptions) {
+        "deprecated" => deprecated: boolean,
+        "idempotency_level" => idempotency_level: idempotency,
+    });
+}
+
+/// Removes and reads the last `option name = ...;` entry (a later one wins, as in protoc) whose value reads
+/// as the option's kind; one that does not is left as it is.
+fn take<T>(
+    entries: &mut Vec<UninterpretedOption>,
+    name: &str,
+    read: fn(&UninterpretedOption) -> Option<T>,
+) -> Option<T> {
+    let at =
+        entries.iter().rposition(|e| e.name.len() == 1 && !e.name[0].is_extension && e.name[0].name_part == name)?;
+    let value = read(&entries[at])?;
+    entries.remove(at);
+    Some(value)
+}
+
+fn entry(name: &str, value: UninterpretedOption) -> UninterpretedOption {
+    UninterpretedOption { name: vec![NamePart { name_part: name.to_string(), is_extension: false }], ..value }
+}
+
+fn identifier(name: &str, value: String) -> UninterpretedOption {
+    entry(name, UninterpretedOption { identifier_value: Some(value), ..Default::default() })
+}
+
+mod boolean {
+    use super::{identifier, UninterpretedOption};
+
+    pub(super) fn to_entry(entries: &mut Vec<UninterpretedOption>, name: &str, value: Option<bool>) {
+        entries.extend(value.map(|v| identifier(name, v.to_string())));
+    }
+
+    pub(super) fn from_entry(entry: &UninterpretedOption) -> Option<bool> {
+        entry.identifier_value.as_deref()?.parse().ok()
+    }
+}
+
+mod string {
+    use super::{entry, UninterpretedOption};
+
+    pub(super) fn to_entry(entries: &mut Vec<UninterpretedOption>, name: &str, value: Option<String>) {
+        let value = value.map(|v| UninterpretedOption { string_value: Some(v.into_bytes()), ..Default::default() });
+        entries.extend(value.map(|v| entry(name, v)));
+    }
+
+    pub(super) fn from_entry(entry: &UninterpretedOption) -> Option<String> {
+        String::from_utf8(entry.string_value.clone()?).ok()
+    }
+}
+
+/// An enum-valued option, written by its value's name (by number when the name is unknown, which then does
+/// not read back as text).
+macro_rules! enum_option {
+    ($module:ident, $enum:ty) => {
+        mod $module {
+            use super::{identifier, UninterpretedOption};
+
+            pub(super) fn to_entry(entries: &mut Vec<UninterpretedOption>, name: &str, value: Option<i32>) {
+                let text =
+                    |v: i32| <$enum>::try_from(v).map_or_else(|_| v.to_string(), |e| e.as_str_name().to_string());
+                entries.extend(value.map(|v| identifier(name, text(v))));
+            }
+
+            pub(super) fn from_entry(entry: &UninterpretedOption) -> Option<i32> {
+                Some(<$enum>::from_str_name(entry.identifier_value.as_deref()?)? as i32)
+            }
+        }
+    };
+}
+
+enum_option!(optimize_mode, super::OptimizeMode);
+enum_option!(c_type, super::CType);
+enum_option!(js_type, super::JsType);
+enum_option!(idempotency, super::IdempotencyLevel);
