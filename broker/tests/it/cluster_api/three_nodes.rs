@@ -430,11 +430,17 @@ async fn a_three_node_cluster_serves_the_partition_apis() {
     )
     .await;
     assert_eq!(answered, (0, 0));
-    let mut follower = RawClient::connect(addrs[2]).await.unwrap();
-    assert_eq!(
-        ask(&mut follower, 4, ("moved", 0), 0, 0).await.0,
-        NOT_LEADER_OR_FOLLOWER
-    );
+    // The follower may not have applied the topic's creation yet (UNKNOWN_TOPIC_OR_PARTITION, as a lagging
+    // Kafka broker answers too); once it has, it refuses as a follower.
+    let follower_addr = addrs[2];
+    wait_until(Duration::from_secs(10), "the follower refuses OffsetForLeaderEpoch", || async {
+        let mut c = RawClient::connect(follower_addr).await.map_err(|e| e.to_string())?;
+        match ask(&mut c, 4, ("moved", 0), 0, 0).await.0 {
+            NOT_LEADER_OR_FOLLOWER => Ok(()),
+            other => Err(format!("error code {other}")),
+        }
+    })
+    .await;
     let mut leader_client = RawClient::connect(leader_addr).await.unwrap();
     assert_eq!(
         ask(&mut leader_client, 4, ("moved", 0), 1, 0).await.0,
@@ -514,15 +520,23 @@ async fn a_three_node_cluster_serves_the_partition_apis() {
     )
     .await;
 
-    // DescribeTopicPartitions from any node shows the image.
-    let described = client
-        .send(0, &describe_partitions(&["moved"], 10, None))
-        .await
-        .unwrap();
-    let p = &described.topics[0].partitions[0];
-    let mut replicas: Vec<i32> = p.replica_nodes.iter().map(|b| b.0).collect();
-    replicas.sort();
-    assert_eq!((p.error_code, replicas), (NONE, vec![1, 2]));
+    // DescribeTopicPartitions from any node shows the image, once that node has applied the reassignment (it
+    // was seen complete on node 3, whose image may be ahead of node 1's).
+    let node_1 = addrs[0];
+    wait_until(Duration::from_secs(10), "node 1 describes the reassigned partition", || async move {
+        let mut c = RawClient::connect(node_1).await.map_err(|e| e.to_string())?;
+        let described =
+            c.send(0, &describe_partitions(&["moved"], 10, None)).await.map_err(|e| e.to_string())?;
+        let p = &described.topics[0].partitions[0];
+        let mut replicas: Vec<i32> = p.replica_nodes.iter().map(|b| b.0).collect();
+        replicas.sort();
+        if (p.error_code, &replicas) == (NONE, &vec![1, 2]) {
+            Ok(())
+        } else {
+            Err(format!("error code {}, replicas {replicas:?}", p.error_code))
+        }
+    })
+    .await;
 
     let (a, b, c) = {
         let mut it = nodes.into_iter();
