@@ -1,0 +1,13 @@
+//! The runtime: what runs connectors and tasks and keeps their state.
+//!
+//! - [`herder`]: the [`herder::Herder`] trait the REST API drives (create, configure, pause, restart, offsets,
+//!   status), and its answer types in Kafka Connect's JSON shapes.
+//! - [`task`]: task runners: a source task's poll → transform → convert → produce loop (with offset commits,
+//!   exactly-once through transactions where allowed), a sink task's consume → convert → transform → put →
+//!   flush → commit loop; both with error tolerance, retries and the dead-letter queue.
+//! - [`standalone`]: a single worker; configs from files and the REST API, offsets in a local file.
+//! - `distributed` (later): workers sharing a group; configs, offsets and status in compacted topics.
+
+pub mod herder;
+pub mod standalone;
+pub mod task;
