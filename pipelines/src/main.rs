@@ -8,6 +8,7 @@
 //! - [`cli::group`]: `sluice group ...`, consumer-group listing, lag, deletion and offset resets.
 //! - [`cli::cluster`]: `sluice cluster describe`, brokers, controller quorum and unhealthy partitions.
 //! - [`cli::schema_registry`]: `sluice schema-registry`, the Confluent-compatible schema registry until a signal.
+//! - [`cli::connect`]: `sluice connect standalone`, a Kafka Connect worker and its REST API until a signal.
 //! - [`cli::bench`]: `sluice bench produce|consume|e2e`, throughput and latency load generators.
 //! - [`cli::client`]: what the client commands share: bootstrap address, `-X` passthrough, error wording.
 //!
@@ -47,6 +48,8 @@ pub(crate) enum Command {
     Cluster(cli::cluster::ClusterArgs),
     /// Run a Confluent-compatible schema registry over a `_schemas` topic until SIGTERM or SIGINT.
     SchemaRegistry(cli::schema_registry::SchemaRegistryArgs),
+    /// Run a Kafka Connect worker (`connect standalone WORKER.properties [CONNECTOR...]`) until SIGTERM or SIGINT.
+    Connect(cli::connect::ConnectArgs),
 }
 
 /// Exit status for a setting the user must fix (bad config), distinct from a runtime failure (1).
@@ -58,10 +61,10 @@ async fn main() -> ExitCode {
     // The broker is a service whose progress is worth seeing; client commands should print only their output
     // unless something goes wrong.
     let default_filter = match cli.command {
-        Command::Broker(_) | Command::SchemaRegistry(_) => "info",
+        Command::Broker(_) | Command::SchemaRegistry(_) | Command::Connect(_) => "info",
         _ => "warn",
     };
-    init_logging(default_filter);
+    let log_reload = init_logging(default_filter);
 
     let result = match cli.command {
         Command::Broker(args) => cli::broker::run(args).await,
@@ -72,12 +75,16 @@ async fn main() -> ExitCode {
         Command::Bench(args) => cli::bench::run(args).await,
         Command::Cluster(args) => cli::cluster::run(args).await,
         Command::SchemaRegistry(args) => cli::schema_registry::run(args).await,
+        Command::Connect(args) => cli::connect::run(args, Some(log_reload)).await,
     };
     match result {
         Ok(code) => code,
         Err(err) => {
             eprintln!("error: {}", render_error(&err));
-            if cli::broker::is_config_error(&err) || cli::schema_registry::is_config_error(&err) {
+            if cli::broker::is_config_error(&err)
+                || cli::schema_registry::is_config_error(&err)
+                || cli::connect::is_config_error(&err)
+            {
                 ExitCode::from(EXIT_BAD_CONFIG)
             } else {
                 ExitCode::FAILURE
@@ -102,20 +109,25 @@ fn render_error(err: &anyhow::Error) -> String {
     out
 }
 
-/// Logs go to stderr so stdout stays parseable (the broker's ready line, consumed records).
-fn init_logging(default_filter: &str) {
+/// Logs go to stderr so stdout stays parseable (the broker's ready line, consumed records). The filter sits
+/// behind a reload handle so a long-running service can change levels while it runs (`/admin/loggers`).
+fn init_logging(default_filter: &str) -> cli::connect::LogReload {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+
     let filter = std::env::var("SLUICE_LOG").unwrap_or_else(|_| default_filter.to_string());
     let filter = tracing_subscriber::EnvFilter::try_new(&filter).unwrap_or_else(|e| {
         eprintln!("warning: SLUICE_LOG={filter:?} is not a valid log filter ({e}); using {default_filter:?}");
         tracing_subscriber::EnvFilter::new(default_filter)
     });
+    let (filter, reload) = tracing_subscriber::reload::Layer::new(filter);
     // Colour only for a person at a terminal who has not opted out; log files and CI want plain text.
     let ansi = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(ansi)
+    tracing_subscriber::registry()
+        .with(filter)
+        .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_ansi(ansi))
         .init();
+    reload
 }
 
 #[cfg(test)]
@@ -132,10 +144,7 @@ mod tests {
     fn repeated_causes_are_printed_once() {
         let io = std::io::Error::other("disk on fire");
         let err = anyhow::Error::new(sluice_broker::BrokerError::Io(io)).context("the broker could not start");
-        assert_eq!(
-            render_error(&err),
-            "the broker could not start: I/O error: disk on fire"
-        );
+        assert_eq!(render_error(&err), "the broker could not start: I/O error: disk on fire");
     }
 
     #[test]

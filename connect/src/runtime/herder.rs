@@ -156,6 +156,60 @@ pub struct Upserted {
     pub info: ConnectorInfo,
 }
 
+/// One task's counters for `GET /metrics`: totals since the task last started on this worker, named after
+/// Kafka Connect's source-task, sink-task and task-error metrics.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TaskMetricsInfo {
+    pub id: TaskId,
+    /// Source: records polled from the task (`source-record-poll-total`); sink: records read from Kafka
+    /// (`sink-record-read-total`).
+    pub records_read: u64,
+    /// Source: records written to Kafka (`source-record-write-total`); sink: records put to the task
+    /// (`sink-record-send-total`).
+    pub records_written: u64,
+    /// Offset commits that completed (`offset-commit-completion-total`).
+    pub offset_commits: u64,
+    /// Offset commits that failed or were skipped (`offset-commit-skip-total`).
+    pub offset_commit_failures: u64,
+    /// Records that failed in some stage, whether tolerated or not (`total-record-errors`).
+    pub record_errors: u64,
+    /// Failed attempts, retries included (`total-record-failures`).
+    pub record_failures: u64,
+    /// Records dropped because `errors.tolerance=all` (`total-records-skipped`).
+    pub records_skipped: u64,
+    /// Retries of retriable failures (`total-retries`).
+    pub retries: u64,
+    /// Errors written to the log by `errors.log.enable` (`total-errors-logged`).
+    pub errors_logged: u64,
+    /// Records sent to the dead-letter queue (`deadletterqueue-produce-requests`).
+    pub dlq_records: u64,
+    /// Dead-letter queue writes that failed (`deadletterqueue-produce-failures`).
+    pub dlq_failures: u64,
+    /// Sink only: the largest lag, in records, of the task's partitions behind their log end, when known.
+    pub lag: Option<u64>,
+}
+
+impl TaskMetricsInfo {
+    /// All counters at zero, lag unknown.
+    pub fn new(id: TaskId) -> Self {
+        Self {
+            id,
+            records_read: 0,
+            records_written: 0,
+            offset_commits: 0,
+            offset_commit_failures: 0,
+            record_errors: 0,
+            record_failures: 0,
+            records_skipped: 0,
+            retries: 0,
+            errors_logged: 0,
+            dlq_records: 0,
+            dlq_failures: 0,
+            lag: None,
+        }
+    }
+}
+
 /// What a worker offers the REST API. Every method answers in Kafka Connect's terms; errors are HTTP answers
 /// (404 unknown connector, 409 already exists or rebalancing, 400 bad config).
 #[async_trait]
@@ -206,4 +260,8 @@ pub trait Herder: Send + Sync {
     fn loggers(&self) -> BTreeMap<String, String>;
     /// Sets a logger's level; answers the loggers changed.
     fn set_logger(&self, name: &str, level: &str) -> Result<Vec<String>, ApiError>;
+    /// Counters of the tasks running on this worker, for `GET /metrics`; none by default.
+    fn metrics(&self) -> Vec<TaskMetricsInfo> {
+        Vec::new()
+    }
 }

@@ -8,6 +8,11 @@
 //! - [`standalone`]: a single worker; configs from files and the REST API, offsets in a local file.
 //! - `distributed` (later): workers sharing a group; configs, offsets and status in compacted topics.
 
+pub mod errors;
 pub mod herder;
+pub mod offsets;
+pub mod sink;
+pub mod source;
 pub mod standalone;
 pub mod task;
+pub mod worker_config;

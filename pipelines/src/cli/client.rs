@@ -104,10 +104,7 @@ mod tests {
 
     #[test]
     fn extra_properties_override_defaults() {
-        let args = ClientArgs {
-            bootstrap_server: "h:1".into(),
-            extra: vec![("acks".into(), "0".into())],
-        };
+        let args = ClientArgs { bootstrap_server: "h:1".into(), extra: vec![("acks".into(), "0".into())] };
         let config = args.client_config(&[("acks", "all"), ("linger.ms", "5")]);
         assert_eq!(config.get("bootstrap.servers"), Some("h:1"));
         assert_eq!(config.get("acks"), Some("0"));

@@ -136,14 +136,7 @@ pub(crate) fn format_record(record: &RecordView<'_>, format: Format, key_separat
                 timestamp: record.timestamp,
                 key: text(record.key),
                 value: text(record.value),
-                headers: record
-                    .headers
-                    .iter()
-                    .map(|(key, value)| JsonHeader {
-                        key,
-                        value: text(*value),
-                    })
-                    .collect(),
+                headers: record.headers.iter().map(|(key, value)| JsonHeader { key, value: text(*value) }).collect(),
             };
             // Serializing strings and integers cannot fail; the fallback only keeps this panic-free.
             serde_json::to_string(&json).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
@@ -159,10 +152,7 @@ pub(crate) async fn run(args: ConsumeArgs) -> anyhow::Result<ExitCode> {
     match &args.group {
         Some(group) => {
             defaults.push(("group.id", group.as_str()));
-            defaults.push((
-                "auto.offset.reset",
-                if args.from_beginning { "earliest" } else { "latest" },
-            ));
+            defaults.push(("auto.offset.reset", if args.from_beginning { "earliest" } else { "latest" }));
         }
         None => defaults.extend([
             ("group.id", private_group.as_str()),
@@ -177,9 +167,7 @@ pub(crate) async fn run(args: ConsumeArgs) -> anyhow::Result<ExitCode> {
         .context("cannot create the Kafka consumer; check the -X properties")?;
 
     if args.group.is_some() {
-        consumer
-            .subscribe(&[&args.topic])
-            .with_context(|| format!("cannot subscribe to topic {:?}", args.topic))?;
+        consumer.subscribe(&[&args.topic]).with_context(|| format!("cannot subscribe to topic {:?}", args.topic))?;
     } else {
         assign(&consumer, &args)?;
     }
@@ -223,15 +211,10 @@ fn assign(consumer: &StreamConsumer, args: &ConsumeArgs) -> anyhow::Result<()> {
     if let Start::Timestamp(ms) = args.start() {
         // Partitions with no record at or after the timestamp come back as End: wait there for new ones.
         tpl = tokio::task::block_in_place(|| consumer.offsets_for_times(tpl, METADATA_TIMEOUT)).with_context(|| {
-            format!(
-                "cannot look up offsets for timestamp {ms} ({})",
-                args.client.reachability_hint()
-            )
+            format!("cannot look up offsets for timestamp {ms} ({})", args.client.reachability_hint())
         })?;
     }
-    consumer
-        .assign(&tpl)
-        .with_context(|| format!("cannot assign the partitions of {:?}", args.topic))
+    consumer.assign(&tpl).with_context(|| format!("cannot assign the partitions of {:?}", args.topic))
 }
 
 /// Prints records until the count, the idle timeout, or Ctrl-C; returns how many were printed.
@@ -261,10 +244,7 @@ async fn print_records(consumer: &StreamConsumer, args: &ConsumeArgs) -> anyhow:
         let message = match received {
             Ok(message) => message,
             Err(KafkaError::MessageConsumption(RDKafkaErrorCode::UnknownTopicOrPartition)) => {
-                anyhow::bail!(
-                    "topic {:?} does not exist; list topics with `sluice topic list`",
-                    args.topic
-                )
+                anyhow::bail!("topic {:?} does not exist; list topics with `sluice topic list`", args.topic)
             }
             Err(err @ KafkaError::MessageConsumptionFatal(_)) => {
                 return Err(err).context(format!("cannot consume {:?}", args.topic));
@@ -276,10 +256,8 @@ async fn print_records(consumer: &StreamConsumer, args: &ConsumeArgs) -> anyhow:
             }
         };
         last_record = Instant::now();
-        let headers = message
-            .headers()
-            .map(|h| h.iter().map(|header| (header.key, header.value)).collect())
-            .unwrap_or_default();
+        let headers =
+            message.headers().map(|h| h.iter().map(|header| (header.key, header.value)).collect()).unwrap_or_default();
         let view = RecordView {
             topic: message.topic(),
             partition: message.partition(),
@@ -329,18 +307,10 @@ mod tests {
     #[test]
     fn start_follows_the_flags() {
         assert_eq!(parse(&["consume", "t"]).expect("valid").start(), Start::End);
+        assert_eq!(parse(&["consume", "t", "--from-beginning"]).expect("valid").start(), Start::Beginning);
+        assert_eq!(parse(&["consume", "t", "--offset", "5"]).expect("valid").start(), Start::Offset(5));
         assert_eq!(
-            parse(&["consume", "t", "--from-beginning"]).expect("valid").start(),
-            Start::Beginning
-        );
-        assert_eq!(
-            parse(&["consume", "t", "--offset", "5"]).expect("valid").start(),
-            Start::Offset(5)
-        );
-        assert_eq!(
-            parse(&["consume", "t", "--timestamp", "1700000000000"])
-                .expect("valid")
-                .start(),
+            parse(&["consume", "t", "--timestamp", "1700000000000"]).expect("valid").start(),
             Start::Timestamp(1_700_000_000_000)
         );
     }
@@ -394,11 +364,7 @@ mod tests {
     fn value_and_kv_formats() {
         assert_eq!(format_record(&record(), Format::Value, "\t"), "v");
         assert_eq!(format_record(&record(), Format::Kv, ":"), "k:v");
-        let tombstone = RecordView {
-            key: None,
-            value: None,
-            ..record()
-        };
+        let tombstone = RecordView { key: None, value: None, ..record() };
         assert_eq!(format_record(&tombstone, Format::Value, "\t"), "null");
         assert_eq!(format_record(&tombstone, Format::Kv, "\t"), "null\tnull");
     }

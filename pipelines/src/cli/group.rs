@@ -180,13 +180,9 @@ pub(crate) async fn run(args: GroupArgs) -> anyhow::Result<ExitCode> {
 
 /// A consumer that never subscribes: it carries the group id for OffsetFetch and OffsetCommit only.
 fn group_consumer(args: &ClientArgs, group: &str) -> anyhow::Result<BaseConsumer> {
-    args.client_config(&[
-        ("group.id", group),
-        ("enable.auto.commit", "false"),
-        ("enable.auto.offset.store", "false"),
-    ])
-    .create()
-    .context("cannot create the Kafka consumer; check the -X properties")
+    args.client_config(&[("group.id", group), ("enable.auto.commit", "false"), ("enable.auto.offset.store", "false")])
+        .create()
+        .context("cannot create the Kafka consumer; check the -X properties")
 }
 
 fn list(args: &ClientArgs) -> anyhow::Result<()> {
@@ -338,18 +334,16 @@ fn render_description(d: &GroupDescription) -> String {
         "Group: {}  State: {}  Protocol: {}  Members: {}\n\n",
         d.group,
         d.state,
-        if d.protocol.is_empty() {
-            d.protocol_type.clone()
-        } else {
-            format!("{}/{}", d.protocol_type, d.protocol)
-        },
+        if d.protocol.is_empty() { d.protocol_type.clone() } else { format!("{}/{}", d.protocol_type, d.protocol) },
         d.members.len()
     );
     if d.members.is_empty() && !matches!(d.state.as_str(), "Empty" | "Dead") {
         // Groups of KIP-848's consumer protocol are described by ConsumerGroupDescribe, which librdkafka's
         // group listing does not use; their members do not show up in the classic DescribeGroups.
-        out.push_str("(members not listed: the group does not report them through DescribeGroups, as with \
-                      groups using the KIP-848 consumer protocol)\n\n");
+        out.push_str(
+            "(members not listed: the group does not report them through DescribeGroups, as with \
+                      groups using the KIP-848 consumer protocol)\n\n",
+        );
     }
     if !d.members.is_empty() {
         let mut table = Table::new(&["MEMBER-ID", "CLIENT-ID", "HOST", "ASSIGNMENT"]);
@@ -385,10 +379,8 @@ fn render_description(d: &GroupDescription) -> String {
 }
 
 async fn delete(args: &ClientArgs, group: &str) -> anyhow::Result<()> {
-    let admin: AdminClient<DefaultClientContext> = args
-        .client_config(&[])
-        .create()
-        .context("cannot create the Kafka admin client; check the -X properties")?;
+    let admin: AdminClient<DefaultClientContext> =
+        args.client_config(&[]).create().context("cannot create the Kafka admin client; check the -X properties")?;
     let options = AdminOptions::new().request_timeout(Some(REQUEST_TIMEOUT));
     let results = admin
         .delete_groups(&[group], &options)
@@ -437,11 +429,7 @@ fn reset_offsets(args: &ClientArgs, reset: &ResetArgs) -> anyhow::Result<()> {
             let found = consumer
                 .offsets_for_times(query, REQUEST_TIMEOUT)
                 .with_context(|| format!("cannot look up offsets of {} by time", reset.topic))?;
-            found
-                .elements()
-                .iter()
-                .map(|e| (e.partition(), e.offset().to_raw()))
-                .collect::<BTreeMap<_, _>>()
+            found.elements().iter().map(|e| (e.partition(), e.offset().to_raw())).collect::<BTreeMap<_, _>>()
         }
         _ => BTreeMap::new(),
     };
@@ -548,16 +536,16 @@ mod tests {
         assert_eq!((reset.group.as_str(), reset.topic.as_str()), ("g", "t"));
         assert_eq!(reset.target(), ResetTarget::Earliest);
         assert!(!reset.execute);
-        let reset = parse_reset(&["group", "reset-offsets", "g", "--topic", "t", "--to-latest", "--execute"])
-            .expect("valid");
+        let reset =
+            parse_reset(&["group", "reset-offsets", "g", "--topic", "t", "--to-latest", "--execute"]).expect("valid");
         assert_eq!(reset.target(), ResetTarget::Latest);
         assert!(reset.execute);
     }
 
     #[test]
     fn reset_takes_a_datetime_or_an_offset() {
-        let reset =
-            parse_reset(&["group", "reset-offsets", "g", "--topic", "t", "--to-datetime", "1700000000000"]).expect("ms");
+        let reset = parse_reset(&["group", "reset-offsets", "g", "--topic", "t", "--to-datetime", "1700000000000"])
+            .expect("ms");
         assert_eq!(reset.target(), ResetTarget::Datetime(1_700_000_000_000));
         let reset = parse_reset(&["group", "reset-offsets", "g", "--topic", "t", "--to-offset", "42"]).expect("n");
         assert_eq!(reset.target(), ResetTarget::Offset(42));
@@ -629,10 +617,7 @@ mod tests {
         bytes.extend([0, 1, b'c', 0, 0, 0, 0]);
         bytes.extend([0, 0, 0, 4, 1, 2, 3, 4]);
         let decoded = decode_assignment(&bytes).expect("decodes");
-        assert_eq!(
-            decoded,
-            BTreeMap::from([("ab".to_string(), vec![0, 2]), ("c".to_string(), vec![])])
-        );
+        assert_eq!(decoded, BTreeMap::from([("ab".to_string(), vec![0, 2]), ("c".to_string(), vec![])]));
         assert_eq!(decode_assignment(&[]), Some(BTreeMap::new()));
         assert_eq!(decode_assignment(&[0, 1, 0, 0, 0, 1, 0, 5, b'a']), None, "truncated topic name");
     }

@@ -4,6 +4,7 @@ pub(crate) mod bench;
 pub(crate) mod broker;
 pub(crate) mod client;
 pub(crate) mod cluster;
+pub(crate) mod connect;
 pub(crate) mod consume;
 pub(crate) mod group;
 pub(crate) mod produce;

@@ -111,16 +111,9 @@ fn build_headers(headers: &[(String, String)]) -> Option<OwnedHeaders> {
     if headers.is_empty() {
         return None;
     }
-    Some(
-        headers
-            .iter()
-            .fold(OwnedHeaders::new_with_capacity(headers.len()), |acc, (key, value)| {
-                acc.insert(Header {
-                    key,
-                    value: Some(value.as_str()),
-                })
-            }),
-    )
+    Some(headers.iter().fold(OwnedHeaders::new_with_capacity(headers.len()), |acc, (key, value)| {
+        acc.insert(Header { key, value: Some(value.as_str()) })
+    }))
 }
 
 /// Delivery outcomes, with the first few failures printed as they happen.
@@ -236,11 +229,7 @@ pub(crate) async fn run(args: ProduceArgs) -> anyhow::Result<ExitCode> {
     eprintln!("produced {} records to {}", summary.delivered, args.topic);
     if summary.failed > 0 {
         if summary.unreachable {
-            eprintln!(
-                "{} records failed ({})",
-                summary.failed,
-                args.client.reachability_hint()
-            );
+            eprintln!("{} records failed ({})", summary.failed, args.client.reachability_hint());
         } else {
             eprintln!("{} records failed; the errors above say why", summary.failed);
         }
@@ -256,10 +245,7 @@ fn note_delivery(summary: &mut Summary, line: u64, outcome: DeliveryOutcome) {
     match outcome {
         Ok(Ok(_)) => summary.delivered += 1,
         Ok(Err((err, _))) => summary.fail_delivery(line, &err),
-        Err(_) => summary.fail(
-            line,
-            "the producer was dropped before reporting delivery (a bug in sluice)",
-        ),
+        Err(_) => summary.fail(line, "the producer was dropped before reporting delivery (a bug in sluice)"),
     }
 }
 
@@ -309,10 +295,7 @@ mod tests {
         ])
         .expect("valid");
         assert_eq!(args.key_separator.as_deref(), Some(":"));
-        assert_eq!(
-            args.headers,
-            vec![("a".into(), "1".into()), ("b".into(), String::new())]
-        );
+        assert_eq!(args.headers, vec![("a".into(), "1".into()), ("b".into(), String::new())]);
         assert_eq!(args.partition, Some(2));
         assert_eq!(args.acks, Acks::Leader);
         assert_eq!(args.compression, Compression::Zstd);

@@ -11,10 +11,7 @@ pub(crate) struct Table {
 
 impl Table {
     pub(crate) fn new(header: &[&str]) -> Self {
-        Self {
-            header: header.iter().map(|h| h.to_string()).collect(),
-            rows: Vec::new(),
-        }
+        Self { header: header.iter().map(|h| h.to_string()).collect(), rows: Vec::new() }
     }
 
     pub(crate) fn row(&mut self, cells: Vec<String>) {
@@ -57,9 +54,6 @@ mod tests {
         let mut table = Table::new(&["TOPIC", "PARTITIONS"]);
         table.row(vec!["orders-long".into(), "3".into()]);
         table.row(vec!["a".into(), "12".into()]);
-        assert_eq!(
-            table.render(),
-            "TOPIC        PARTITIONS\norders-long  3\na            12\n"
-        );
+        assert_eq!(table.render(), "TOPIC        PARTITIONS\norders-long  3\na            12\n");
     }
 }

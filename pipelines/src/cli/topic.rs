@@ -82,18 +82,11 @@ pub(crate) async fn run(args: TopicArgs) -> anyhow::Result<ExitCode> {
         .client_config(&[])
         .create()
         .context("cannot create the Kafka admin client; check the -X properties")?;
-    let options = AdminOptions::new()
-        .request_timeout(Some(ADMIN_TIMEOUT))
-        .operation_timeout(Some(ADMIN_TIMEOUT));
+    let options = AdminOptions::new().request_timeout(Some(ADMIN_TIMEOUT)).operation_timeout(Some(ADMIN_TIMEOUT));
     let hint = args.client.reachability_hint();
 
     match args.command {
-        TopicCommand::Create {
-            name,
-            partitions,
-            replication_factor,
-            configs,
-        } => {
+        TopicCommand::Create { name, partitions, replication_factor, configs } => {
             // -1 asks the broker for its default, which is what an omitted flag means.
             let mut topic = NewTopic::new(
                 &name,
@@ -112,11 +105,8 @@ pub(crate) async fn run(args: TopicArgs) -> anyhow::Result<ExitCode> {
         }
         TopicCommand::List => {
             let metadata = client::fetch_all_metadata(admin.inner(), &args.client)?;
-            let mut topics: Vec<_> = metadata
-                .topics()
-                .iter()
-                .map(|t| (t.name().to_string(), t.partitions().len()))
-                .collect();
+            let mut topics: Vec<_> =
+                metadata.topics().iter().map(|t| (t.name().to_string(), t.partitions().len())).collect();
             topics.sort();
             let mut table = Table::new(&["TOPIC", "PARTITIONS"]);
             for (name, partitions) in topics {
@@ -125,12 +115,7 @@ pub(crate) async fn run(args: TopicArgs) -> anyhow::Result<ExitCode> {
             emit(table.render())?;
         }
         TopicCommand::Describe { name } => describe(&admin, &options, &args.client, &name).await?,
-        TopicCommand::Alter {
-            name,
-            partitions,
-            configs,
-            delete_configs,
-        } => {
+        TopicCommand::Alter { name, partitions, configs, delete_configs } => {
             // Fail on a misspelt topic before changing anything.
             let metadata = client::fetch_all_metadata(admin.inner(), &args.client)?;
             let current = client::topic_partitions(&metadata, &name)?.len();
@@ -188,18 +173,9 @@ async fn describe(
     };
     let mut table = Table::new(header);
     for p in partitions {
-        let mut row = vec![
-            p.id().to_string(),
-            p.leader().to_string(),
-            join_ids(p.replicas()),
-            join_ids(p.isr()),
-        ];
+        let mut row = vec![p.id().to_string(), p.leader().to_string(), join_ids(p.replicas()), join_ids(p.isr())];
         if any_error {
-            row.push(
-                p.error()
-                    .map(|e| RDKafkaErrorCode::from(e).to_string())
-                    .unwrap_or_default(),
-            );
+            row.push(p.error().map(|e| RDKafkaErrorCode::from(e).to_string()).unwrap_or_default());
         }
         table.row(row);
     }
@@ -297,10 +273,7 @@ fn merge_overrides(
     for (key, value) in set {
         overrides.insert(key.clone(), value.clone());
     }
-    MergedOverrides {
-        overrides,
-        not_overridden,
-    }
+    MergedOverrides { overrides, not_overridden }
 }
 
 /// Turns per-topic failures into one error naming each topic, the Kafka error and what to do.
@@ -378,21 +351,13 @@ mod tests {
         ])
         .expect("valid");
         match args.command {
-            TopicCommand::Create {
-                name,
-                partitions,
-                replication_factor,
-                configs,
-            } => {
+            TopicCommand::Create { name, partitions, replication_factor, configs } => {
                 assert_eq!(name, "orders");
                 assert_eq!(partitions, Some(3));
                 assert_eq!(replication_factor, None);
                 assert_eq!(
                     configs,
-                    vec![
-                        ("retention.ms".into(), "1000".into()),
-                        ("cleanup.policy".into(), "compact".into())
-                    ]
+                    vec![("retention.ms".into(), "1000".into()), ("cleanup.policy".into(), "compact".into())]
                 );
             }
             other => panic!("expected create, got {other:?}"),
@@ -412,10 +377,7 @@ mod tests {
     fn bad_values_are_rejected() {
         assert!(parse(&["topic", "create", "t", "--partitions", "0"]).is_err());
         assert!(parse(&["topic", "create", "t", "--config", "novalue"]).is_err());
-        assert!(
-            parse(&["topic", "alter", "t"]).is_err(),
-            "alter needs at least one change"
-        );
+        assert!(parse(&["topic", "alter", "t"]).is_err(), "alter needs at least one change");
         assert!(parse(&["topic", "alter", "t", "--delete-config", "retention.ms"]).is_ok());
     }
 

@@ -11,10 +11,7 @@ pub(crate) const STAMP_LEN: usize = 8;
 
 /// Nanoseconds since the Unix epoch; 0 for a clock set before 1970, which only makes latencies look huge.
 pub(crate) fn now_ns() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
-        .unwrap_or(0)
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)).unwrap_or(0)
 }
 
 /// Writes `ns` into the first [`STAMP_LEN`] bytes of `value` (which the options guarantee is long enough).
@@ -54,12 +51,7 @@ const MIN_SLEEP: Duration = Duration::from_micros(50);
 impl Pacer {
     /// `rate` records per second for this producer; 0 means unthrottled.
     pub(crate) fn new(rate: f64) -> Self {
-        Self {
-            start: Instant::now(),
-            start_ns: now_ns(),
-            interval_ns: (rate > 0.0).then(|| 1e9 / rate),
-            sent: 0,
-        }
+        Self { start: Instant::now(), start_ns: now_ns(), interval_ns: (rate > 0.0).then(|| 1e9 / rate), sent: 0 }
     }
 
     /// Waits until the next record is due and returns the stamp it should carry.

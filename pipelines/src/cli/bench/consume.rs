@@ -30,10 +30,8 @@ pub(crate) struct ConsumeBenchArgs {
 /// Blocks the calling thread until every consumer has read its partitions to their end.
 pub(crate) fn run(client: &ClientArgs, args: &ConsumeBenchArgs) -> anyhow::Result<Report> {
     let marks = consumer::watermarks(client, &args.consumer, &args.topic)?;
-    let ranges: Vec<Range> = marks
-        .iter()
-        .map(|&(partition, low, high)| Range { partition, start: low, end: Some(high) })
-        .collect();
+    let ranges: Vec<Range> =
+        marks.iter().map(|&(partition, low, high)| Range { partition, start: low, end: Some(high) }).collect();
     let available: i64 = marks.iter().map(|&(_, low, high)| high - low).sum();
     if available <= 0 {
         anyhow::bail!(
@@ -63,7 +61,8 @@ pub(crate) fn run(client: &ClientArgs, args: &ConsumeBenchArgs) -> anyhow::Resul
     let records = outcomes.iter().map(|o| o.records).sum();
     let bytes = outcomes.iter().map(|o| o.bytes).sum();
     let settings = serde_json::json!({ "consumers": args.consumer.consumers, "records_limit": args.records });
-    let mut report = Report::new("consume", &client.bootstrap_server, &args.topic, settings, records, bytes, end - start);
+    let mut report =
+        Report::new("consume", &client.bootstrap_server, &args.topic, settings, records, bytes, end - start);
     // Consume has no latency figure: the records were written before the run began.
     report.latency = Latencies::new().summary();
     Ok(report)

@@ -34,10 +34,7 @@ pub(crate) struct QuietEof;
 
 impl ClientContext for QuietEof {
     fn error(&self, error: KafkaError, reason: &str) {
-        let eof = matches!(
-            error,
-            KafkaError::PartitionEOF(_) | KafkaError::Global(RDKafkaErrorCode::PartitionEOF)
-        );
+        let eof = matches!(error, KafkaError::PartitionEOF(_) | KafkaError::Global(RDKafkaErrorCode::PartitionEOF));
         if !eof {
             tracing::error!("librdkafka: {error}: {reason}");
         }
@@ -74,7 +71,11 @@ pub(crate) struct Outcome {
 }
 
 /// The partitions of `topic` with their low and high watermarks.
-pub(crate) fn watermarks(client_args: &ClientArgs, opts: &ConsumerOpts, topic: &str) -> anyhow::Result<Vec<(i32, i64, i64)>> {
+pub(crate) fn watermarks(
+    client_args: &ClientArgs,
+    opts: &ConsumerOpts,
+    topic: &str,
+) -> anyhow::Result<Vec<(i32, i64, i64)>> {
     let consumer: BenchConsumer = opts
         .client_config(client_args, false)
         .create_with_context(QuietEof)
@@ -82,9 +83,9 @@ pub(crate) fn watermarks(client_args: &ClientArgs, opts: &ConsumerOpts, topic: &
     let metadata = client::fetch_all_metadata(consumer.client(), client_args)?;
     let mut out = Vec::new();
     for partition in client::topic_partitions(&metadata, topic)? {
-        let (low, high) = consumer
-            .fetch_watermarks(topic, partition, METADATA_TIMEOUT)
-            .with_context(|| format!("cannot read the offsets of {topic}/{partition} ({})", client_args.reachability_hint()))?;
+        let (low, high) = consumer.fetch_watermarks(topic, partition, METADATA_TIMEOUT).with_context(|| {
+            format!("cannot read the offsets of {topic}/{partition} ({})", client_args.reachability_hint())
+        })?;
         out.push((partition, low, high));
     }
     Ok(out)
@@ -115,8 +116,9 @@ pub(crate) fn assign_all(
     shares
         .iter()
         .map(|share| {
-            let consumer: BenchConsumer =
-                config.create_with_context(QuietEof).context("cannot create the Kafka consumer; check the -X properties")?;
+            let consumer: BenchConsumer = config
+                .create_with_context(QuietEof)
+                .context("cannot create the Kafka consumer; check the -X properties")?;
             let mut tpl = TopicPartitionList::new();
             for r in share {
                 tpl.add_partition_offset(topic, r.partition, Offset::Offset(r.start))

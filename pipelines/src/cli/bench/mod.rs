@@ -69,15 +69,16 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         BenchCommand::Consume(_) => {}
     }
     // The clients block their threads (librdkafka calls, pacing sleeps); keep them off the async workers.
-    let (report, json) = tokio::task::spawn_blocking(move || -> anyhow::Result<(Report, Option<std::path::PathBuf>)> {
-        Ok(match &args.command {
-            BenchCommand::Produce(a) => (produce::run(&args.client, a)?, a.json.clone()),
-            BenchCommand::Consume(a) => (consume::run(&args.client, a)?, a.json.clone()),
-            BenchCommand::E2e(a) => (e2e::run(&args.client, a)?, a.json.clone()),
+    let (report, json) =
+        tokio::task::spawn_blocking(move || -> anyhow::Result<(Report, Option<std::path::PathBuf>)> {
+            Ok(match &args.command {
+                BenchCommand::Produce(a) => (produce::run(&args.client, a)?, a.json.clone()),
+                BenchCommand::Consume(a) => (consume::run(&args.client, a)?, a.json.clone()),
+                BenchCommand::E2e(a) => (e2e::run(&args.client, a)?, a.json.clone()),
+            })
         })
-    })
-    .await
-    .context("bug: the benchmark thread panicked")??;
+        .await
+        .context("bug: the benchmark thread panicked")??;
     emit(report.render())?;
     if let Some(path) = json {
         report.write_json(&path)?;

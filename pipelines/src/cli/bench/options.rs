@@ -98,7 +98,9 @@ impl ProducerOpts {
     pub(crate) fn problems(&self) -> Vec<String> {
         let mut problems = Vec::new();
         if self.idempotence && self.acks != Acks::All {
-            problems.push("--idempotence requires --acks all (an idempotent producer waits for every in-sync replica)".into());
+            problems.push(
+                "--idempotence requires --acks all (an idempotent producer waits for every in-sync replica)".into(),
+            );
         }
         if let Stop::Records(n) = self.stop() {
             if n < u64::from(self.producers) {

@@ -80,11 +80,7 @@ fn shares(opts: &ProducerOpts) -> Vec<Share> {
     let rate = opts.rate as f64 / n as f64;
     (0..n)
         .map(|i| match opts.stop() {
-            Stop::Records(total) => Share {
-                records: Some(total / n + u64::from(i < total % n)),
-                duration: None,
-                rate,
-            },
+            Stop::Records(total) => Share { records: Some(total / n + u64::from(i < total % n)), duration: None, rate },
             Stop::After(d) => Share { records: None, duration: Some(d), rate },
         })
         .collect()
@@ -92,14 +88,18 @@ fn shares(opts: &ProducerOpts) -> Vec<Share> {
 
 /// Runs every producer to completion (all records delivered or failed) and returns their merged delivery
 /// latencies. Blocks the calling thread.
-pub(crate) fn run(client: &ClientArgs, opts: &ProducerOpts, topic: &str, totals: &Arc<Totals>) -> anyhow::Result<Latencies> {
+pub(crate) fn run(
+    client: &ClientArgs,
+    opts: &ProducerOpts,
+    topic: &str,
+    totals: &Arc<Totals>,
+) -> anyhow::Result<Latencies> {
     let config = opts.client_config(client);
     let mut producers = Vec::new();
     for _ in 0..opts.producers {
         let context = DeliveryContext { totals: Arc::clone(totals), latencies: Mutex::new(Latencies::new()) };
-        let producer: ThreadedProducer<DeliveryContext> = config
-            .create_with_context(context)
-            .context("cannot create the Kafka producer; check the -X properties")?;
+        let producer: ThreadedProducer<DeliveryContext> =
+            config.create_with_context(context).context("cannot create the Kafka producer; check the -X properties")?;
         producers.push(producer);
     }
     let hint = client.reachability_hint();

@@ -114,7 +114,17 @@ impl Report {
     }
 
     pub(crate) fn render(&self) -> String {
-        let mut table = Table::new(&["WORKLOAD", "RECORDS", "SECONDS", "RECORDS/S", "MB/S", "P50 MS", "P99 MS", "P99.9 MS", "MAX MS"]);
+        let mut table = Table::new(&[
+            "WORKLOAD",
+            "RECORDS",
+            "SECONDS",
+            "RECORDS/S",
+            "MB/S",
+            "P50 MS",
+            "P99 MS",
+            "P99.9 MS",
+            "MAX MS",
+        ]);
         let lat = |f: fn(&LatencySummary) -> f64| {
             self.latency.as_ref().map_or_else(|| "-".to_string(), |l| format!("{:.3}", f(l)))
         };

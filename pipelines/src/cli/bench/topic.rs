@@ -60,7 +60,11 @@ pub(crate) async fn ensure(client_args: &ClientArgs, opts: &TopicOpts) -> anyhow
             return Ok(wanted as usize);
         }
         if Instant::now() >= deadline {
-            anyhow::bail!("topic {:?} was created but its partitions did not appear in the metadata within {}s", opts.topic, CREATE_TIMEOUT.as_secs());
+            anyhow::bail!(
+                "topic {:?} was created but its partitions did not appear in the metadata within {}s",
+                opts.topic,
+                CREATE_TIMEOUT.as_secs()
+            );
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }

@@ -66,58 +66,36 @@ async fn gather_from(addr: &str, timeout: Duration) -> anyhow::Result<Answers> {
     // v0 asks for every topic with an empty list, later versions with null; auto-creation stays off.
     request.topics = if metadata_version == 0 { Some(Vec::new()) } else { None };
     request.allow_auto_topic_creation = false;
-    let metadata = client
-        .send(metadata_version, &request, Duration::ZERO)
-        .await
-        .context("Metadata")?;
+    let metadata = client.send(metadata_version, &request, Duration::ZERO).await.context("Metadata")?;
 
     let cluster = match pick::<DescribeClusterRequest>(&versions, DESCRIBE_CLUSTER_MAX) {
         Some(version) => {
             let mut request = DescribeClusterRequest::default();
             request.endpoint_type = ENDPOINT_BROKERS;
             request.include_fenced_brokers = true;
-            Some(
-                client
-                    .send(version, &request, Duration::ZERO)
-                    .await
-                    .context("DescribeCluster")?,
-            )
+            Some(client.send(version, &request, Duration::ZERO).await.context("DescribeCluster")?)
         }
         None => None,
     };
 
     let quorum = match pick::<DescribeQuorumRequest>(&versions, DESCRIBE_QUORUM_MAX) {
         Some(version) => {
-            let answer = client
-                .send(version, &quorum_request(), Duration::ZERO)
-                .await
-                .context("DescribeQuorum")?;
+            let answer = client.send(version, &quorum_request(), Duration::ZERO).await.context("DescribeQuorum")?;
             Some(ask_quorum_leader_if_redirected(answer, &metadata, version, timeout).await)
         }
         None => None,
     };
-    Ok(Answers {
-        source: addr.to_string(),
-        metadata,
-        cluster,
-        quorum,
-    })
+    Ok(Answers { source: addr.to_string(), metadata, cluster, quorum })
 }
 
 /// The versions the broker serves, per API key.
 async fn api_versions(client: &mut KafkaClient) -> anyhow::Result<BTreeMap<i16, (i16, i16)>> {
-    let response = client
-        .send(API_VERSIONS, &ApiVersionsRequest::default(), Duration::ZERO)
-        .await
-        .context("ApiVersions")?;
+    let response =
+        client.send(API_VERSIONS, &ApiVersionsRequest::default(), Duration::ZERO).await.context("ApiVersions")?;
     if let Some(error) = ResponseError::try_from_code(response.error_code) {
         anyhow::bail!("ApiVersions answered {error:?}");
     }
-    Ok(response
-        .api_keys
-        .iter()
-        .map(|k| (k.api_key, (k.min_version, k.max_version)))
-        .collect())
+    Ok(response.api_keys.iter().map(|k| (k.api_key, (k.min_version, k.max_version))).collect())
 }
 
 /// The newest version of `R` both the broker and this command speak.
@@ -184,11 +162,7 @@ mod tests {
         let versions = BTreeMap::from([(key, (0, 9))]);
         assert_eq!(pick::<MetadataRequest>(&versions, 12), Some(9));
         let versions = BTreeMap::from([(key, (13, 13))]);
-        assert_eq!(
-            pick::<MetadataRequest>(&versions, 12),
-            None,
-            "the broker serves only newer versions"
-        );
+        assert_eq!(pick::<MetadataRequest>(&versions, 12), None, "the broker serves only newer versions");
         assert_eq!(pick::<DescribeQuorumRequest>(&versions, 2), None, "not served at all");
     }
 }

@@ -77,35 +77,20 @@ mod tests {
     fn parse(args: &[&str]) -> DescribeArgs {
         let cli = Cli::try_parse_from(std::iter::once("sluice").chain(args.iter().copied())).expect("valid args");
         match cli.command {
-            Command::Cluster(ClusterArgs {
-                command: ClusterCommand::Describe(args),
-            }) => args,
+            Command::Cluster(ClusterArgs { command: ClusterCommand::Describe(args) }) => args,
             other => panic!("expected cluster describe, got {other:?}"),
         }
     }
 
     #[test]
     fn describe_takes_bootstrap_servers_and_json() {
-        let args = parse(&[
-            "cluster",
-            "describe",
-            "--bootstrap-servers",
-            "127.0.1.1:9092,127.0.1.2:9092",
-            "--json",
-        ]);
+        let args = parse(&["cluster", "describe", "--bootstrap-servers", "127.0.1.1:9092,127.0.1.2:9092", "--json"]);
         assert_eq!(args.bootstrap_servers, "127.0.1.1:9092,127.0.1.2:9092");
         assert!(args.json);
         let args = parse(&["cluster", "describe", "-b", "h:1"]);
         assert_eq!(args.bootstrap_servers, "h:1");
         assert!(!args.json);
-        let args = parse(&[
-            "cluster",
-            "describe",
-            "--bootstrap-server",
-            "h:2",
-            "--timeout-ms",
-            "500",
-        ]);
+        let args = parse(&["cluster", "describe", "--bootstrap-server", "h:2", "--timeout-ms", "500"]);
         assert_eq!((args.bootstrap_servers.as_str(), args.timeout_ms), ("h:2", 500));
     }
 
@@ -123,53 +108,30 @@ mod tests {
         let addr = broker.local_addr().to_string();
 
         // An address nobody listens on first: the next bootstrap address is used.
-        let closed = std::net::TcpListener::bind("127.0.0.1:0")
-            .expect("bind")
-            .local_addr()
-            .expect("addr");
-        let answers = fetch::gather(&format!("{closed},{addr}"), Duration::from_secs(10))
-            .await
-            .expect("describe");
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr");
+        let answers = fetch::gather(&format!("{closed},{addr}"), Duration::from_secs(10)).await.expect("describe");
         let report = view::ClusterView::from_answers(&answers);
         broker.shutdown().await.expect("clean shutdown");
 
         assert_eq!(report.answered_by, addr);
-        let brokers: Vec<_> = report
-            .brokers
-            .iter()
-            .map(|b| (b.id, format!("{}:{}", b.host, b.port), b.fenced))
-            .collect();
+        let brokers: Vec<_> =
+            report.brokers.iter().map(|b| (b.id, format!("{}:{}", b.host, b.port), b.fenced)).collect();
         assert_eq!(brokers, [(4, addr.clone(), false)]);
         assert_eq!(report.controller_id, Some(4));
-        assert!(
-            report.under_replicated.is_empty() && report.offline.is_empty(),
-            "{report:?}"
-        );
+        assert!(report.under_replicated.is_empty() && report.offline.is_empty(), "{report:?}");
         // Without a quorum a broker describes itself as the only voter, and the leader.
         let quorum = report.quorum.as_ref().expect("DescribeQuorum is served");
         assert_eq!((quorum.leader, quorum.error.as_deref()), (Some(4), None), "{quorum:?}");
-        assert_eq!(
-            quorum.voters.iter().map(|v| v.id).collect::<Vec<_>>(),
-            [4],
-            "{quorum:?}"
-        );
+        assert_eq!(quorum.voters.iter().map(|v| v.id).collect::<Vec<_>>(), [4], "{quorum:?}");
         assert!(report.render().contains(&format!("4   {addr}")), "{}", report.render());
     }
 
     #[tokio::test]
     async fn no_reachable_broker_is_an_error_naming_each_address() {
-        let closed = std::net::TcpListener::bind("127.0.0.1:0")
-            .expect("bind")
-            .local_addr()
-            .expect("addr");
-        let err = fetch::gather(&closed.to_string(), Duration::from_secs(2))
-            .await
-            .expect_err("nobody listens");
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr");
+        let err = fetch::gather(&closed.to_string(), Duration::from_secs(2)).await.expect_err("nobody listens");
         let text = format!("{err:#}");
-        assert!(
-            text.contains(&closed.to_string()) && text.contains("bootstrap-servers"),
-            "{text}"
-        );
+        assert!(text.contains(&closed.to_string()) && text.contains("bootstrap-servers"), "{text}");
     }
 
     #[test]

@@ -125,16 +125,9 @@ impl ClusterView {
             topic_errors: Vec::new(),
         };
         for topic in &metadata.topics {
-            let name = topic
-                .name
-                .as_ref()
-                .map(|n| n.0.to_string())
-                .unwrap_or_else(|| topic.topic_id.to_string());
+            let name = topic.name.as_ref().map(|n| n.0.to_string()).unwrap_or_else(|| topic.topic_id.to_string());
             if topic.error_code != 0 {
-                view.topic_errors.push(TopicError {
-                    topic: name,
-                    error: error_name(topic.error_code),
-                });
+                view.topic_errors.push(TopicError { topic: name, error: error_name(topic.error_code) });
                 continue;
             }
             view.topics += 1;
@@ -357,13 +350,7 @@ mod tests {
             metadata.brokers.push(b);
         }
         metadata.topics = vec![
-            topic(
-                "orders",
-                vec![
-                    partition(1, 2, &[2, 3, 1], &[2, 1]),
-                    partition(0, 1, &[1, 2, 3], &[1, 2, 3]),
-                ],
-            ),
+            topic("orders", vec![partition(1, 2, &[2, 3, 1], &[2, 1]), partition(0, 1, &[1, 2, 3], &[1, 2, 3])]),
             topic("audit", vec![partition(0, -1, &[3], &[3])]),
         ];
         let mut missing = MetadataResponseTopic::default();
@@ -400,79 +387,40 @@ mod tests {
         let mut quorum = DescribeQuorumResponse::default();
         quorum.topics = vec![t];
 
-        Answers {
-            source: "127.0.1.1:9001".into(),
-            metadata,
-            cluster: Some(cluster),
-            quorum: Some(quorum),
-        }
+        Answers { source: "127.0.1.1:9001".into(), metadata, cluster: Some(cluster), quorum: Some(quorum) }
     }
 
     #[test]
     fn finds_under_replicated_and_offline_partitions() {
         let view = ClusterView::from_answers(&answers());
         assert_eq!((view.topics, view.partitions), (2, 3));
-        let under: Vec<_> = view
-            .under_replicated
-            .iter()
-            .map(|p| (p.topic.as_str(), p.partition))
-            .collect();
+        let under: Vec<_> = view.under_replicated.iter().map(|p| (p.topic.as_str(), p.partition)).collect();
         assert_eq!(under, [("orders", 1)]);
-        let offline: Vec<_> = view
-            .offline
-            .iter()
-            .map(|p| (p.topic.as_str(), p.partition, p.leader))
-            .collect();
-        assert_eq!(
-            offline,
-            [("audit", 0, None)],
-            "a leaderless partition is offline, not under-replicated"
-        );
+        let offline: Vec<_> = view.offline.iter().map(|p| (p.topic.as_str(), p.partition, p.leader)).collect();
+        assert_eq!(offline, [("audit", 0, None)], "a leaderless partition is offline, not under-replicated");
         assert_eq!(view.topic_errors.len(), 1);
-        assert!(
-            view.topic_errors[0].error.contains("UnknownTopicOrPartition"),
-            "{:?}",
-            view.topic_errors
-        );
+        assert!(view.topic_errors[0].error.contains("UnknownTopicOrPartition"), "{:?}", view.topic_errors);
     }
 
     #[test]
     fn brokers_come_from_describe_cluster_with_racks_and_fencing() {
         let view = ClusterView::from_answers(&answers());
-        let brokers: Vec<_> = view
-            .brokers
-            .iter()
-            .map(|b| (b.id, b.port, b.rack.as_deref(), b.fenced))
-            .collect();
-        assert_eq!(
-            brokers,
-            [
-                (1, 9001, Some("r1"), false),
-                (2, 9002, Some("r2"), false),
-                (3, 9003, None, true)
-            ]
-        );
+        let brokers: Vec<_> = view.brokers.iter().map(|b| (b.id, b.port, b.rack.as_deref(), b.fenced)).collect();
+        assert_eq!(brokers, [(1, 9001, Some("r1"), false), (2, 9002, Some("r2"), false), (3, 9003, None, true)]);
         assert_eq!((view.cluster_id.as_deref(), view.controller_id), (Some("c-1"), Some(2)));
 
         let mut without = answers();
         without.cluster = None;
         let view = ClusterView::from_answers(&without);
         let ids: Vec<_> = view.brokers.iter().map(|b| (b.id, b.fenced)).collect();
-        assert_eq!(
-            ids,
-            [(1, false), (2, false), (3, false)],
-            "falls back to the metadata brokers"
-        );
+        assert_eq!(ids, [(1, false), (2, false), (3, false)], "falls back to the metadata brokers");
     }
 
     #[test]
     fn quorum_shows_leader_term_and_voters() {
         let view = ClusterView::from_answers(&answers());
         let quorum = view.quorum.expect("quorum described");
-        assert_eq!(
-            (quorum.leader, quorum.term, quorum.high_watermark, quorum.error),
-            (Some(2), 5, 120, None)
-        );
+        assert_eq!((quorum.leader, quorum.term, quorum.high_watermark, quorum.error), (Some(2), 5, 120, None));
         let voters: Vec<_> = quorum.voters.iter().map(|v| (v.id, v.log_end_offset)).collect();
         assert_eq!(voters, [(1, Some(118)), (2, Some(120)), (3, None)]);
 
@@ -482,13 +430,7 @@ mod tests {
         q.topics[0].partitions[0].leader_id = BrokerId(-1);
         let quorum = ClusterView::from_answers(&failed).quorum.expect("quorum");
         assert_eq!(quorum.leader, None);
-        assert!(
-            quorum
-                .error
-                .as_deref()
-                .is_some_and(|e| e.contains("NotLeaderOrFollower")),
-            "{quorum:?}"
-        );
+        assert!(quorum.error.as_deref().is_some_and(|e| e.contains("NotLeaderOrFollower")), "{quorum:?}");
     }
 
     #[test]

@@ -1,0 +1,472 @@
+//! The source task runner: poll the task → transforms → key/value/header converters → an idempotent producer,
+//! committing the source offsets of delivered records every `offset.flush.interval.ms` and at stop. With
+//! `exactly.once.support=required|requested` each poll batch is one transaction holding the records and their
+//! offset records (`transaction.boundary=poll`), so a restart resumes exactly after the last committed batch.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use rdkafka::message::{Header as KafkaHeader, OwnedHeaders};
+use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
+use rdkafka::util::Timeout;
+use tokio::time::Instant;
+
+use super::errors::{exception_class, kafka_error, ErrorConfig, ErrorHandler, Stage};
+use super::herder::State;
+use super::offsets::{offsets_producer_config, produce_offsets};
+use super::task::{client_config, flush_interval, OffsetStore, RunnerControl, Target, TaskSpec, WorkerContext};
+use crate::connector::{Config, SourceTask, SourceTaskContext};
+use crate::converters::Converter;
+use crate::data::Value;
+use crate::error::ConnectError;
+use crate::record::{ConnectRecord, Header, SourceMap, SourceRecord};
+use crate::transforms::Chain;
+
+/// How long one transaction call (init, commit, abort) may block.
+const TRANSACTION_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// How long the runner waits before polling again after a poll returned nothing, so an idle task does not spin.
+const IDLE_POLL_BACKOFF: Duration = Duration::from_millis(100);
+
+/// Runs one source task until stopped or failed; always stops the task it started.
+pub(crate) async fn run(
+    ctx: Arc<WorkerContext>,
+    spec: TaskSpec,
+    mut task: Box<dyn SourceTask>,
+    mut control: RunnerControl,
+) {
+    let mut started = false;
+    let result = run_task(&ctx, &spec, task.as_mut(), &mut control, &mut started).await;
+    if started {
+        if let Err(e) = task.stop().await {
+            tracing::warn!(connector = %spec.id.connector, task = spec.id.task, error = %e, "source task stop failed");
+        }
+    }
+    if let Err(e) = result {
+        control.report(State::Failed, Some(failure_trace(&e)));
+    }
+}
+
+/// The trace a FAILED status shows: the exception class Kafka Connect would name, then the error chain.
+pub(crate) fn failure_trace(error: &ConnectError) -> String {
+    format!("{}: {error}", exception_class(error))
+}
+
+/// Whether this connector asks for exactly-once delivery (`exactly.once.support`), and its transaction
+/// boundary (only `poll` is supported).
+fn exactly_once(config: &Config) -> Result<bool, ConnectError> {
+    let wanted = match config.get("exactly.once.support").map(|v| v.trim()) {
+        None | Some("") => false,
+        Some("required") | Some("requested") => true,
+        Some(other) => {
+            return Err(ConnectError::config(
+                "exactly.once.support",
+                format!("`{other}` is not `required` or `requested`"),
+            ))
+        }
+    };
+    match config.get("transaction.boundary").map(|v| v.trim()) {
+        None | Some("") | Some("poll") => Ok(wanted),
+        Some(other) if wanted => Err(ConnectError::config(
+            "transaction.boundary",
+            format!("`{other}` is not supported; use `poll` (one transaction per poll batch)"),
+        )),
+        Some(_) => Ok(wanted),
+    }
+}
+
+/// The transactional id of a task: `<prefix>-<connector>-<task>` (Kafka Connect prefixes the worker group id),
+/// or `<connector>-<task>` without a prefix. The prefix is `transactional.id.prefix` in the connector config,
+/// which the herder fills from the worker.
+fn transactional_id(spec: &TaskSpec) -> String {
+    match spec.connector_config.get("transactional.id.prefix").map(|p| p.trim()).filter(|p| !p.is_empty()) {
+        Some(prefix) => format!("{prefix}-{}-{}", spec.id.connector, spec.id.task),
+        None => format!("{}-{}", spec.id.connector, spec.id.task),
+    }
+}
+
+/// What a source task can ask: its committed offsets.
+struct OffsetReader {
+    connector: String,
+    offsets: Arc<dyn OffsetStore>,
+}
+
+#[async_trait]
+impl SourceTaskContext for OffsetReader {
+    async fn offset(&self, partition: &SourceMap) -> Result<Option<SourceMap>, ConnectError> {
+        self.offsets.get(&self.connector, partition).await
+    }
+}
+
+struct Runner<'a> {
+    ctx: &'a WorkerContext,
+    spec: &'a TaskSpec,
+    errors: ErrorHandler,
+    chain: Chain,
+    key_converter: Arc<dyn Converter>,
+    value_converter: Arc<dyn Converter>,
+    key_class: String,
+    value_class: String,
+    producer: FutureProducer,
+    /// The offsets topic, when each batch's offsets go into its transaction.
+    transactional_offsets: Option<String>,
+    /// Offsets of delivered records not yet committed, by partition JSON.
+    pending: BTreeMap<String, (SourceMap, SourceMap)>,
+}
+
+/// A record ready for the producer.
+struct Outgoing {
+    topic: String,
+    partition: Option<i32>,
+    key: Option<Vec<u8>>,
+    value: Option<Vec<u8>>,
+    headers: Vec<(String, Option<Vec<u8>>)>,
+    timestamp: Option<i64>,
+}
+
+async fn run_task(
+    ctx: &WorkerContext,
+    spec: &TaskSpec,
+    task: &mut dyn SourceTask,
+    control: &mut RunnerControl,
+    started: &mut bool,
+) -> Result<(), ConnectError> {
+    let config = &spec.connector_config;
+    let flush_every = flush_interval(config)?;
+    let eos = exactly_once(config)?;
+    let errors = ErrorHandler::new(
+        ErrorConfig::from_config(config)?,
+        &spec.id.connector,
+        spec.id.task,
+        control.counters.clone(),
+    )
+    .with_transform_classes(config);
+    let chain = Chain::from_config(config)?;
+    let key_converter = crate::converters::build(config, "key.converter")?;
+    let value_converter = crate::converters::build(config, "value.converter")?;
+
+    let transactional_offsets = if eos {
+        if !task.supports_exactly_once() {
+            return Err(ConnectError::config(
+                "exactly.once.support",
+                "this connector's tasks cannot take part in exactly-once delivery; remove `exactly.once.support`",
+            ));
+        }
+        let Some(topic) = ctx.offsets.offsets_topic() else {
+            return Err(ConnectError::config(
+                "exactly.once.support",
+                "exactly-once source delivery needs offsets in a Kafka topic (a distributed worker); this worker \
+                 keeps them in a file",
+            ));
+        };
+        Some(topic.to_string())
+    } else {
+        None
+    };
+    let mut producer_config = offsets_producer_config(&client_config(ctx));
+    producer_config.set("linger.ms", "5");
+    if eos {
+        producer_config
+            .set("transactional.id", transactional_id(spec))
+            .set("transaction.timeout.ms", TRANSACTION_TIMEOUT.as_millis().to_string());
+    }
+    let producer: FutureProducer =
+        producer_config.create().map_err(|e| kafka_error("creating the source task's producer", e))?;
+    if eos {
+        // Fences older producers of this task and aborts their open transaction before the task reads its
+        // offsets, so it resumes after the last committed batch.
+        blocking(&producer, |p| p.init_transactions(TRANSACTION_TIMEOUT))
+            .await
+            .map_err(|e| kafka_error("initialising transactions (is another worker running this task?)", e))?;
+    }
+
+    let context = OffsetReader { connector: spec.id.connector.clone(), offsets: ctx.offsets.clone() };
+    *started = true;
+    task.start(&spec.task_config, &context).await?;
+
+    let mut runner = Runner {
+        ctx,
+        spec,
+        errors,
+        chain,
+        key_class: config.get("key.converter").cloned().unwrap_or_default(),
+        value_class: config.get("value.converter").cloned().unwrap_or_default(),
+        key_converter,
+        value_converter,
+        producer,
+        transactional_offsets,
+        pending: BTreeMap::new(),
+    };
+    let outcome = runner.run_loop(task, control, flush_every).await;
+    // Delivered records keep their offsets even when the task failed, so a restart repeats as little as it
+    // can; the failure stays the one reported.
+    let committed = runner.commit_offsets(task, control).await;
+    outcome.and(committed)
+}
+
+impl Runner<'_> {
+    async fn run_loop(
+        &mut self,
+        task: &mut dyn SourceTask,
+        control: &mut RunnerControl,
+        flush_every: Duration,
+    ) -> Result<(), ConnectError> {
+        let spec = self.spec;
+        let mut last_flush = Instant::now();
+        loop {
+            match control.target() {
+                Target::Stop => return Ok(()),
+                Target::Pause => {
+                    control.report(State::Paused, None);
+                    // Commit what was delivered before pausing, then wait for the herder.
+                    self.commit_offsets(task, control).await?;
+                    let _ = control.target.changed().await;
+                    continue;
+                }
+                Target::Run => control.report(State::Running, None),
+            }
+            if self.transactional_offsets.is_none() && last_flush.elapsed() >= flush_every {
+                self.commit_offsets(task, control).await?;
+                last_flush = Instant::now();
+            }
+            let records = match task.poll().await {
+                Ok(records) => records,
+                Err(e) if e.is_retriable() => {
+                    tracing::warn!(connector = %spec.id.connector, task = spec.id.task, error = %e,
+                        "retriable failure polling the source task; polling again");
+                    Vec::new()
+                }
+                Err(e) => return Err(e),
+            };
+            if records.is_empty() {
+                tokio::select! {
+                    _ = tokio::time::sleep(IDLE_POLL_BACKOFF) => {}
+                    _ = control.target.changed() => {}
+                }
+                continue;
+            }
+            control.counters.add_read(records.len() as u64);
+            self.send_batch(records, task, control).await?;
+        }
+    }
+}
+
+/// Runs a blocking transactions call on a clone of the producer, off the runtime's threads.
+async fn blocking<T: Send + 'static>(
+    producer: &FutureProducer,
+    call: impl FnOnce(&FutureProducer) -> rdkafka::error::KafkaResult<T> + Send + 'static,
+) -> rdkafka::error::KafkaResult<T> {
+    let producer = producer.clone();
+    tokio::task::spawn_blocking(move || call(&producer)).await.expect("a transactions call does not panic")
+}
+
+impl Runner<'_> {
+    /// Converts, sends and (exactly-once) commits one poll batch; remembers its offsets.
+    async fn send_batch(
+        &mut self,
+        records: Vec<SourceRecord>,
+        task: &mut dyn SourceTask,
+        control: &RunnerControl,
+    ) -> Result<(), ConnectError> {
+        if self.transactional_offsets.is_some() {
+            self.producer.begin_transaction().map_err(|e| kafka_error("beginning a transaction", e))?;
+        }
+        let result = self.send_records(records).await;
+        let Some(topic) = self.transactional_offsets.clone() else {
+            return result.map(|batch_offsets| {
+                self.pending.extend(batch_offsets);
+            });
+        };
+        let outcome = match result {
+            Ok(batch_offsets) => {
+                let entries: Vec<_> = batch_offsets.into_values().map(|(p, o)| (p, Some(o))).collect();
+                match produce_offsets(&self.producer, &topic, &self.spec.id.connector, &entries).await {
+                    Ok(()) => blocking(&self.producer, |p| p.commit_transaction(TRANSACTION_TIMEOUT))
+                        .await
+                        .map_err(|e| kafka_error("committing a transaction of records and offsets", e)),
+                    Err(e) => Err(e),
+                }
+            }
+            Err(e) => Err(e),
+        };
+        if let Err(e) = outcome {
+            if let Err(abort) = blocking(&self.producer, |p| p.abort_transaction(TRANSACTION_TIMEOUT)).await {
+                tracing::warn!(connector = %self.spec.id.connector, error = %abort, "aborting the transaction failed");
+            }
+            control.counters.add_offset_commit(false);
+            return Err(e);
+        }
+        control.counters.add_offset_commit(true);
+        task.commit().await
+    }
+
+    /// Sends every record of a batch and waits for all deliveries; answers the batch's last offset per source
+    /// partition (skipped and filtered records count as handled, as in Kafka Connect).
+    async fn send_records(
+        &mut self,
+        records: Vec<SourceRecord>,
+    ) -> Result<BTreeMap<String, (SourceMap, SourceMap)>, ConnectError> {
+        let mut outgoing = Vec::with_capacity(records.len());
+        let mut positions = Vec::with_capacity(records.len());
+        for record in records {
+            positions.push((record.source_partition, record.source_offset, outgoing.len()));
+            if let Some(out) = self.convert(record.record).await? {
+                outgoing.push(out);
+            }
+        }
+        let producer = &self.producer;
+        let sends = outgoing.iter().map(|out| async move {
+            let mut headers = OwnedHeaders::new_with_capacity(out.headers.len());
+            for (key, value) in &out.headers {
+                headers = headers.insert(KafkaHeader { key, value: value.as_deref() });
+            }
+            let mut record = FutureRecord::<[u8], [u8]>::to(&out.topic).headers(headers);
+            if let Some(p) = out.partition {
+                record = record.partition(p);
+            }
+            if let Some(k) = &out.key {
+                record = record.key(k.as_slice());
+            }
+            if let Some(v) = &out.value {
+                record = record.payload(v.as_slice());
+            }
+            if let Some(ts) = out.timestamp {
+                record = record.timestamp(ts);
+            }
+            producer.send(record, Timeout::Never).await.map(|_| ()).map_err(|(e, _)| e)
+        });
+        // join_all polls in order, so records enter the producer's queue in poll order.
+        let results = futures::future::join_all(sends).await;
+        let transactional = self.transactional_offsets.is_some();
+        for (out, result) in outgoing.iter().zip(results) {
+            match result {
+                Ok(()) => self.errors.counters().add_processed(1),
+                Err(e) => {
+                    let error = kafka_error(&format!("writing a record to `{}`", out.topic), e);
+                    if transactional {
+                        return Err(error);
+                    }
+                    self.errors
+                        .failed(Stage::KafkaProduce, "org.apache.kafka.clients.producer.KafkaProducer", None, error)
+                        .await?;
+                }
+            }
+        }
+        let mut batch = BTreeMap::new();
+        for (partition, offset, _) in positions {
+            let key = serde_json::Value::Object(partition.clone()).to_string();
+            batch.insert(key, (partition, offset));
+        }
+        Ok(batch)
+    }
+
+    /// Transforms and converts one record; `None` when a transform dropped it or a tolerated error skipped it.
+    async fn convert(&self, record: ConnectRecord) -> Result<Option<Outgoing>, ConnectError> {
+        let chain = &self.chain;
+        let transformed = self
+            .errors
+            .execute(Stage::Transformation, "", None, || {
+                let record = record.clone();
+                async move { chain.apply(record) }
+            })
+            .await?;
+        let Some(Some(record)) = transformed else { return Ok(None) };
+        let topic = record.topic.as_str();
+        let (key_converter, value_converter) = (&self.key_converter, &self.value_converter);
+        let Some(key) = self
+            .errors
+            .execute(Stage::KeyConverter, &self.key_class, None, || {
+                key_converter.from_connect(topic, true, record.key_schema.as_ref(), &record.key)
+            })
+            .await?
+        else {
+            return Ok(None);
+        };
+        let Some(value) = self
+            .errors
+            .execute(Stage::ValueConverter, &self.value_class, None, || {
+                value_converter.from_connect(topic, false, record.value_schema.as_ref(), &record.value)
+            })
+            .await?
+        else {
+            return Ok(None);
+        };
+        let headers = record.headers.iter().map(|h| (h.key.clone(), header_bytes(h))).collect();
+        Ok(Some(Outgoing {
+            topic: record.topic.clone(),
+            partition: record.kafka_partition,
+            key,
+            value,
+            headers,
+            timestamp: record.timestamp,
+        }))
+    }
+
+    /// Commits the offsets of delivered records (at-least-once mode), then tells the task.
+    async fn commit_offsets(&mut self, task: &mut dyn SourceTask, control: &RunnerControl) -> Result<(), ConnectError> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let entries: Vec<_> = std::mem::take(&mut self.pending).into_values().map(|(p, o)| (p, Some(o))).collect();
+        match self.ctx.offsets.put(&self.spec.id.connector, entries.clone()).await {
+            Ok(()) => control.counters.add_offset_commit(true),
+            Err(e) => {
+                // Keep them for the next attempt: the records are in Kafka, only their offsets are not yet.
+                control.counters.add_offset_commit(false);
+                tracing::warn!(connector = %self.spec.id.connector, task = self.spec.id.task, error = %e,
+                    "committing source offsets failed; retrying at the next flush");
+                for (p, o) in entries {
+                    let key = serde_json::Value::Object(p.clone()).to_string();
+                    self.pending.entry(key).or_insert((p, o.expect("entries built with offsets")));
+                }
+                return Ok(());
+            }
+        }
+        task.commit().await
+    }
+}
+
+/// A header's bytes as Kafka Connect's SimpleHeaderConverter writes them: strings as UTF-8, bytes as they
+/// are, other values as their JSON text, null as no value.
+fn header_bytes(header: &Header) -> Option<Vec<u8>> {
+    match &header.value {
+        Value::Null => None,
+        Value::String(s) => Some(s.as_bytes().to_vec()),
+        Value::Bytes(b) => Some(b.clone()),
+        other => Some(crate::converters::value_to_json(other).to_string().into_bytes()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(pairs: &[(&str, &str)]) -> Config {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn exactly_once_settings() {
+        assert!(!exactly_once(&config(&[])).unwrap());
+        assert!(exactly_once(&config(&[("exactly.once.support", "required")])).unwrap());
+        assert!(exactly_once(&config(&[("exactly.once.support", "maybe")])).is_err());
+        let err = exactly_once(&config(&[("exactly.once.support", "required"), ("transaction.boundary", "interval")]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("transaction.boundary"), "{err}");
+    }
+
+    #[test]
+    fn transactional_ids_name_connector_and_task() {
+        let mut spec = TaskSpec {
+            id: super::super::herder::TaskId { connector: "src".into(), task: 2 },
+            connector_config: Config::new(),
+            task_config: Config::new(),
+        };
+        assert_eq!(transactional_id(&spec), "src-2");
+        spec.connector_config.insert("transactional.id.prefix".into(), "connect-cluster".into());
+        assert_eq!(transactional_id(&spec), "connect-cluster-src-2");
+    }
+}

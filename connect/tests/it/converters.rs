@@ -1,0 +1,115 @@
+//! The Avro converter against a real in-process broker and Sluice schema registry: Connect data is written as
+//! Confluent-framed Avro, registered under TopicNameStrategy subjects, carried through a topic, and read back
+//! by a converter that knows nothing but the registry (schema looked up by id).
+
+use std::time::Duration;
+
+use sluice_connect::connector::Config;
+use sluice_connect::converters;
+use sluice_connect::data::{Schema, SchemaType, Struct, Value, DECIMAL, TIMESTAMP};
+use sluice_connect::error::ConnectError;
+use sluice_schema_registry::server::SchemaRegistry;
+use sluice_schema_registry::RegistryConfig;
+
+use crate::support::{produce, read_topic, TestBroker, WAIT};
+
+fn avro_config(url: &str) -> Config {
+    [
+        ("key.converter", "io.confluent.connect.avro.AvroConverter"),
+        ("key.converter.schema.registry.url", url),
+        ("value.converter", "AvroConverter"),
+        ("value.converter.schema.registry.url", url),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn avro_converter_round_trips_through_registry_and_broker() {
+    let broker = TestBroker::start().await;
+    let registry_config = RegistryConfig {
+        bootstrap_servers: broker.bootstrap.clone(),
+        listen: "127.0.0.1:0".to_string(),
+        write_timeout_ms: 20_000,
+        init_timeout_ms: 30_000,
+        ..RegistryConfig::default()
+    };
+    let registry = tokio::time::timeout(WAIT, SchemaRegistry::start(registry_config))
+        .await
+        .expect("the registry starts in time")
+        .expect("the registry starts");
+    let url = registry.url().to_string();
+    let config = avro_config(&url);
+    let writer = converters::build(&config, "value.converter").unwrap();
+    let key_writer = converters::build(&config, "key.converter").unwrap();
+
+    let schema = Schema::structure(vec![
+        ("id".into(), Schema::primitive(SchemaType::Int64).shared()),
+        ("item".into(), Schema::primitive(SchemaType::String).optional().shared()),
+        ("small".into(), Schema::primitive(SchemaType::Int16).shared()),
+        ("price".into(), Schema::primitive(SchemaType::Bytes).with_name(DECIMAL).with_parameter("scale", "2").shared()),
+        ("at".into(), Schema::primitive(SchemaType::Int64).with_name(TIMESTAMP).shared()),
+        (
+            "attrs".into(),
+            Schema::map(Schema::primitive(SchemaType::String).shared(), Schema::primitive(SchemaType::Int32).shared())
+                .shared(),
+        ),
+    ])
+    .with_name("com.example.Order")
+    .shared();
+    let mut values = Vec::new();
+    let mut payloads = Vec::new();
+    for i in 0..3i64 {
+        let mut s = Struct::new(schema.clone());
+        s.put("id", Value::Int64(i));
+        s.put("item", if i == 1 { Value::Null } else { Value::String(format!("item {i}")) });
+        s.put("small", Value::Int16(i as i16 * 100));
+        s.put("price", Value::Bytes(vec![0x04, 0xd2 + i as u8]));
+        s.put("at", Value::Int64(1_700_000_000_000 + i));
+        s.put("attrs", Value::Map(vec![(Value::String("n".into()), Value::Int32(i as i32))]));
+        let value = Value::Struct(s);
+        let bytes = writer.from_connect("orders", false, Some(&schema), &value).await.unwrap().unwrap();
+        assert_eq!(bytes[0], 0, "Confluent framing starts with the magic byte");
+        values.push(value);
+        payloads.push(bytes);
+    }
+    // A tombstone stays a tombstone.
+    assert_eq!(writer.from_connect("orders", false, Some(&schema), &Value::Null).await.unwrap(), None);
+    let key_schema = Schema::primitive(SchemaType::String).shared();
+    let key = key_writer.from_connect("orders", true, Some(&key_schema), &Value::String("k".into())).await.unwrap();
+
+    let http = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap();
+    let subjects: Vec<String> = http.get(format!("{url}/subjects")).send().await.unwrap().json().await.unwrap();
+    assert!(
+        subjects.contains(&"orders-value".to_string()) && subjects.contains(&"orders-key".to_string()),
+        "{subjects:?}"
+    );
+
+    let refs: Vec<&[u8]> = payloads.iter().map(Vec::as_slice).collect();
+    produce(&broker.bootstrap, "orders", &refs).await;
+    let read = read_topic(&broker.bootstrap, "orders", refs.len()).await;
+
+    // A fresh converter has no cache: the schema comes from the registry by id.
+    let reader = converters::build(&avro_config(&url), "value.converter").unwrap();
+    for (record, expected) in read.iter().zip(&values) {
+        let (read_schema, value) = reader.to_connect("orders", false, record.payload.as_deref()).await.unwrap();
+        let read_schema = read_schema.unwrap();
+        assert_eq!(read_schema.name.as_deref(), Some("com.example.Order"));
+        assert!(read_schema.field("item").unwrap().schema.optional);
+        assert_eq!(read_schema.field("small").unwrap().schema.schema_type, SchemaType::Int16);
+        assert_eq!(read_schema.field("at").unwrap().schema.name.as_deref(), Some(TIMESTAMP));
+        assert_eq!(*read_schema, *schema);
+        assert_eq!(&value, expected);
+    }
+    let key_reader = converters::build(&avro_config(&url), "key.converter").unwrap();
+    let (_, key_value) = key_reader.to_connect("orders", true, key.as_deref()).await.unwrap();
+    assert_eq!(key_value, Value::String("k".into()));
+
+    // Bytes that are not Confluent-framed are a conversion error, which the DLQ catches.
+    let err = reader.to_connect("orders", false, Some(b"{\"plain\":\"json\"}")).await.unwrap_err();
+    assert!(matches!(err, ConnectError::Conversion(_)), "{err:?}");
+
+    registry.shutdown().await;
+    broker.stop().await;
+}

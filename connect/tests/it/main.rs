@@ -1,0 +1,12 @@
+//! Integration tests of sluice-connect: a real in-process broker, a standalone worker, and its REST API over
+//! plain HTTP, as a user would drive them.
+
+mod support;
+mod worker;
+
+mod converters;
+mod dlq;
+mod file_roundtrip;
+mod pipeline;
+mod rest_lifecycle;
+mod runtime;
