@@ -18,7 +18,7 @@ use rdkafka::{Offset, TopicPartitionList};
 use super::errors::{backoff_delay, kafka_error, DeadLetterQueue, ErrorConfig, ErrorHandler, OriginalRecord, Stage};
 use super::herder::State;
 use super::source::failure_trace;
-use super::task::{client_config, flush_interval, RunnerControl, Target, TaskSpec, WorkerContext};
+use super::task::{apply_overrides, client_config, flush_interval, RunnerControl, Target, TaskSpec, WorkerContext};
 use crate::connector::{Config, SinkTask};
 use crate::converters::Converter;
 use crate::data::Value;
@@ -163,6 +163,7 @@ pub(crate) async fn run(ctx: Arc<WorkerContext>, spec: TaskSpec, task: Box<dyn S
 }
 
 struct Runner<'a> {
+    ctx: &'a WorkerContext,
     spec: &'a TaskSpec,
     shared: &'a Arc<Shared>,
     consumer: Arc<SinkConsumer>,
@@ -217,11 +218,14 @@ async fn run_task(
     let key_converter = crate::converters::build(config, "key.converter")?;
     let value_converter = crate::converters::build(config, "value.converter")?;
 
-    let consumer: SinkConsumer = client_config(ctx)
+    let mut consumer_config = client_config(ctx);
+    consumer_config
         .set("group.id", format!("connect-{}", spec.id.connector))
         .set("enable.auto.commit", "false")
         .set("enable.auto.offset.store", "false")
-        .set("auto.offset.reset", "earliest")
+        .set("auto.offset.reset", "earliest");
+    apply_overrides(&mut consumer_config, config, "consumer.override.");
+    let consumer: SinkConsumer = consumer_config
         .create_with_context(SinkConsumerContext { shared: shared.clone() })
         .map_err(|e| kafka_error("creating the sink task's consumer", e))?;
     let consumer = Arc::new(consumer);
@@ -235,6 +239,7 @@ async fn run_task(
     let mut runner = Runner {
         spec,
         shared,
+        ctx,
         consumer,
         errors,
         chain,
@@ -303,6 +308,8 @@ impl Runner<'_> {
         let mut next = HashMap::new();
         for message in &batch {
             let original = original_record(message);
+            // Listeners deduplicate; this is what `GET /connectors/{name}/topics` shows for topics.regex sinks.
+            self.ctx.status.topic_used(&self.spec.id.connector, &original.topic);
             next.insert(
                 TopicPartition { topic: original.topic.clone(), partition: original.partition },
                 original.offset + 1,

@@ -16,7 +16,9 @@ use tokio::time::Instant;
 use super::errors::{exception_class, kafka_error, ErrorConfig, ErrorHandler, Stage};
 use super::herder::State;
 use super::offsets::{offsets_producer_config, produce_offsets};
-use super::task::{client_config, flush_interval, OffsetStore, RunnerControl, Target, TaskSpec, WorkerContext};
+use super::task::{
+    apply_overrides, client_config, flush_interval, OffsetStore, RunnerControl, Target, TaskSpec, WorkerContext,
+};
 use crate::connector::{Config, SourceTask, SourceTaskContext};
 use crate::converters::Converter;
 use crate::data::Value;
@@ -167,6 +169,7 @@ async fn run_task(
     };
     let mut producer_config = offsets_producer_config(&client_config(ctx));
     producer_config.set("linger.ms", "5");
+    apply_overrides(&mut producer_config, &spec.connector_config, "producer.override.");
     if eos {
         producer_config
             .set("transactional.id", transactional_id(spec))
@@ -342,7 +345,10 @@ impl Runner<'_> {
         let transactional = self.transactional_offsets.is_some();
         for (out, result) in outgoing.iter().zip(results) {
             match result {
-                Ok(()) => self.errors.counters().add_processed(1),
+                Ok(()) => {
+                    self.errors.counters().add_processed(1);
+                    self.ctx.status.topic_used(&self.spec.id.connector, &out.topic);
+                }
                 Err(e) => {
                     let error = kafka_error(&format!("writing a record to `{}`", out.topic), e);
                     if transactional {

@@ -240,6 +240,17 @@ pub(crate) fn flush_interval(config: &Config) -> Result<Duration, ConnectError> 
 }
 
 /// librdkafka settings for a client of this worker.
+/// Applies a connector's client overrides (`producer.override.linger.ms=10` sets `linger.ms` on its
+/// producer), as Kafka Connect does; the worker puts its own `producer.*`/`consumer.*` settings there too.
+pub(crate) fn apply_overrides(client: &mut rdkafka::ClientConfig, config: &Config, prefix: &str) {
+    for (key, value) in config.range(prefix.to_string()..) {
+        let Some(setting) = key.strip_prefix(prefix) else { break };
+        if !setting.is_empty() {
+            client.set(setting, value);
+        }
+    }
+}
+
 pub(crate) fn client_config(ctx: &WorkerContext) -> rdkafka::ClientConfig {
     let mut c = rdkafka::ClientConfig::new();
     c.set("bootstrap.servers", &ctx.bootstrap_servers);

@@ -2,10 +2,12 @@
 //! them run, pause, resume, restart with tasks, stop, read and alter offsets (refused while running), delete;
 //! and validation answering per-field errors.
 
+use std::time::Duration;
+
 use reqwest::Method;
 use serde_json::json;
 
-use crate::support::{TestBroker, TestWorker};
+use crate::support::{wait_until, TestBroker, TestWorker};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_connector_lives_through_the_rest_api() {
@@ -42,6 +44,16 @@ async fn a_connector_lives_through_the_rest_api() {
 
     rest.wait_state("gen", "RUNNING", Some(1)).await;
     rest.wait_state("sink", "RUNNING", Some(1)).await;
+
+    // Both connectors report the topic they used once records flowed (the source after a delivery).
+    for name in ["gen", "sink"] {
+        let path = format!("/connectors/{name}/topics");
+        wait_until(Duration::from_secs(30), &format!("{name} reports the topic orders"), || async {
+            let (code, body) = rest.get(&path).await;
+            (code == 200 && body[name]["topics"] == json!(["orders"])).then_some(()).ok_or(format!("{code} {body}"))
+        })
+        .await;
+    }
 
     rest.expect(Method::PUT, "/connectors/gen/pause", None, 202).await;
     rest.wait_state("gen", "PAUSED", Some(1)).await;
