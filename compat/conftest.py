@@ -317,3 +317,49 @@ def schema_registry_factory(request, group_broker, tmp_path):
 def schema_registry(schema_registry_factory):
     """A running `sluice schema-registry` against a running broker."""
     return schema_registry_factory()
+
+
+@pytest.fixture
+def connect_worker_factory(request, group_broker, tmp_path):
+    """Starts `sluice connect standalone` workers against `group_broker` (quick group rebalances, as sink
+    tasks read through consumer groups): `connect_worker_factory(worker={...}, connectors=[{...}, ...])`.
+    `worker` adds to (or overrides) the worker settings written to worker.properties; each dict in
+    `connectors` becomes a connector .properties file given on the command line. Stops each worker at
+    teardown, before the broker, and requires it to exit cleanly."""
+    from connect_worker import ConnectWorker, write_properties  # connect_worker.py imports this module.
+
+    workers = []
+
+    def make(worker=None, connectors=(), start=True, args=None):
+        n = len(workers)
+        work_dir = tmp_path / f"connect-{n}"
+        work_dir.mkdir()
+        settings = {
+            "bootstrap.servers": group_broker.bootstrap,
+            "offset.storage.file.filename": work_dir / "connect.offsets",
+            # Sinks write their files and sources commit at each flush: a short interval keeps tests quick.
+            "offset.flush.interval.ms": "500",
+        }
+        settings.update(worker or {})
+        worker_file = write_properties(work_dir / "worker.properties", settings)
+        connector_files = [write_properties(work_dir / f"connector-{i}.properties", c)
+                           for i, c in enumerate(connectors)]
+        w = ConnectWorker(sluice_binary(), worker_file, work_dir, connector_files, args=args)
+        workers.append(w)
+        if start:
+            w.start()
+        return w
+
+    yield make
+
+    failed = getattr(request.node, "rep_call", None) is not None and request.node.rep_call.failed
+    errors = []
+    for w in workers:
+        if failed:
+            print(f"\n===== connect worker stderr ({w.stderr_path}) =====\n{w.stderr_tail(200)}")
+        try:
+            w.stop()
+        except AssertionError as e:
+            errors.append(str(e))
+    if errors and not failed:
+        pytest.fail("connect worker shutdown at teardown was not clean:\n" + "\n".join(errors), pytrace=False)
