@@ -6,8 +6,9 @@
 //!   exactly-once through transactions where allowed), a sink task's consume → convert → transform → put →
 //!   flush → commit loop; both with error tolerance, retries and the dead-letter queue.
 //! - [`standalone`]: a single worker; configs from files and the REST API, offsets in a local file.
-//! - `distributed` (later): workers sharing a group; configs, offsets and status in compacted topics.
+//! - [`distributed`]: workers sharing a group; configs, offsets and status in compacted topics.
 
+pub mod distributed;
 pub mod errors;
 pub mod herder;
 pub mod offsets;

@@ -13,13 +13,14 @@
 //! length, while reads (status, configs) only take the short `state` lock and never wait for a task to stop.
 
 mod herder_impl;
+pub(crate) use self::herder_impl::plugin_infos;
 pub mod loggers;
-mod offsets;
+pub(crate) mod offsets;
 mod persist;
 mod status;
 #[cfg(test)]
 mod tests;
-mod validate;
+pub(crate) mod validate;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -171,20 +172,7 @@ impl StandaloneWorker {
     /// The connector's config with what the worker adds for its runners: its converters, offset flush
     /// interval, stop timeout and client settings, each only where the connector sets none.
     fn effective_config(&self, config: &Config) -> Config {
-        let mut out = self.config.connector_config_with_defaults(config);
-        let mut default = |key: String, value: String| {
-            out.entry(key).or_insert(value);
-        };
-        default("offset.flush.interval.ms".into(), self.config.offset_flush_interval_ms.to_string());
-        default("offset.flush.timeout.ms".into(), self.config.offset_flush_timeout_ms.to_string());
-        default("task.shutdown.graceful.timeout.ms".into(), self.config.task_shutdown_timeout_ms.to_string());
-        for (key, value) in &self.config.producer {
-            default(format!("producer.override.{key}"), value.clone());
-        }
-        for (key, value) in &self.config.consumer {
-            default(format!("consumer.override.{key}"), value.clone());
-        }
-        out
+        effective_config(&self.config, config)
     }
 
     /// Brings a connector to its target state from a state with no tasks: STOPPED records that; otherwise the
@@ -334,8 +322,27 @@ impl StandaloneWorker {
     }
 }
 
+/// A connector's config with what the worker adds for its runners: its converters, offset flush interval, stop
+/// timeout and client settings, each only where the connector sets none (shared with the distributed worker).
+pub(crate) fn effective_config(worker: &WorkerConfig, config: &Config) -> Config {
+    let mut out = worker.connector_config_with_defaults(config);
+    let mut default = |key: String, value: String| {
+        out.entry(key).or_insert(value);
+    };
+    default("offset.flush.interval.ms".into(), worker.offset_flush_interval_ms.to_string());
+    default("offset.flush.timeout.ms".into(), worker.offset_flush_timeout_ms.to_string());
+    default("task.shutdown.graceful.timeout.ms".into(), worker.task_shutdown_timeout_ms.to_string());
+    for (key, value) in &worker.producer {
+        default(format!("producer.override.{key}"), value.clone());
+    }
+    for (key, value) in &worker.consumer {
+        default(format!("consumer.override.{key}"), value.clone());
+    }
+    out
+}
+
 /// The plugin `connector.class` names, or why there is none.
-fn plugin_for(config: &Config) -> Result<Arc<dyn Plugin>, String> {
+pub(crate) fn plugin_for(config: &Config) -> Result<Arc<dyn Plugin>, String> {
     let class = config.get("connector.class").map(|c| c.trim()).unwrap_or_default();
     crate::connectors::find(class).ok_or_else(|| {
         let available: Vec<String> = crate::connectors::plugins().iter().map(|p| p.class().to_string()).collect();
@@ -348,7 +355,7 @@ fn plugin_for(config: &Config) -> Result<Arc<dyn Plugin>, String> {
 }
 
 /// Looks up the Kafka cluster id, which also proves the cluster can be reached.
-async fn lookup_cluster_id(config: &WorkerConfig) -> Result<String, ConnectError> {
+pub(crate) async fn lookup_cluster_id(config: &WorkerConfig) -> Result<String, ConnectError> {
     let mut client = ClientConfig::new();
     client.set("bootstrap.servers", &config.bootstrap_servers);
     for (k, v) in config.admin_config() {

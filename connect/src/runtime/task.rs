@@ -173,6 +173,12 @@ impl TaskHandle {
         self.join.is_finished()
     }
 
+    /// Abandons the task at once, as a crashed worker would: nothing is committed, flushed or reported. For
+    /// an abrupt exit (and tests of failover); everything else stops tasks with [`TaskHandle::stop`].
+    pub fn abort(self) {
+        self.join.abort();
+    }
+
     /// Stops the task: the runner commits what it can, calls the task's `stop`, and ends; after
     /// `task.shutdown.graceful.timeout.ms` it is abandoned. Reports UNASSIGNED: the task no longer runs here.
     pub async fn stop(self) {

@@ -56,6 +56,11 @@ pub struct WorkerConfig {
     pub offset_storage_topic: Option<String>,
     /// `status.storage.topic` (distributed mode).
     pub status_storage_topic: Option<String>,
+    /// `session.timeout.ms` (distributed mode): how long the group waits for a silent worker before its work
+    /// moves to the others; default 10000.
+    pub session_timeout_ms: u64,
+    /// `heartbeat.interval.ms` (distributed mode): how often a worker tells the group it is alive; default 3000.
+    pub heartbeat_interval_ms: u64,
     /// `*.storage.replication.factor` and `*.storage.partitions` of the three topics (distributed mode), by
     /// their Kafka names.
     pub storage_topic_settings: BTreeMap<String, String>,
@@ -89,6 +94,8 @@ impl Default for WorkerConfig {
             config_storage_topic: None,
             offset_storage_topic: None,
             status_storage_topic: None,
+            session_timeout_ms: 10_000,
+            heartbeat_interval_ms: 3_000,
             storage_topic_settings: BTreeMap::new(),
             client: BTreeMap::new(),
             producer: BTreeMap::new(),
@@ -120,8 +127,6 @@ const IGNORED: &[(&str, &str)] = &[
     ("exactly.once.source.support", "exactly-once follows each connector's `exactly.once.support`"),
     ("scheduled.rebalance.max.delay.ms", "not used by Sluice's distributed mode"),
     ("connect.protocol", "not used by Sluice's distributed mode"),
-    ("heartbeat.interval.ms", "not used by Sluice's distributed mode"),
-    ("session.timeout.ms", "not used by Sluice's distributed mode"),
     ("rebalance.timeout.ms", "not used by Sluice's distributed mode"),
     ("worker.sync.timeout.ms", "not used by Sluice's distributed mode"),
     ("worker.unsync.backoff.ms", "not used by Sluice's distributed mode"),
@@ -225,6 +230,8 @@ impl WorkerConfig {
             "config.storage.topic" => self.config_storage_topic = non_empty(value),
             "offset.storage.topic" => self.offset_storage_topic = non_empty(value),
             "status.storage.topic" => self.status_storage_topic = non_empty(value),
+            "session.timeout.ms" => self.session_timeout_ms = ms(&value)?,
+            "heartbeat.interval.ms" => self.heartbeat_interval_ms = ms(&value)?,
             "config.storage.replication.factor"
             | "offset.storage.replication.factor"
             | "status.storage.replication.factor"

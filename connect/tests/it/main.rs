@@ -5,6 +5,7 @@ mod support;
 mod worker;
 
 mod converters;
+mod distributed;
 mod dlq;
 mod file_roundtrip;
 mod pipeline;

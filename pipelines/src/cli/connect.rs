@@ -1,7 +1,9 @@
 //! `sluice connect standalone WORKER.properties [CONNECTOR.properties|CONNECTOR.json ...]`: a Kafka Connect
 //! standalone worker, as `connect-standalone.sh` runs one: reads the worker's properties, creates each
 //! connector from its file, and serves the Connect REST API until a signal, then stops every task (committing
-//! its offsets).
+//! its offsets). `sluice connect distributed WORKER.properties [--listen HOST:PORT]` runs one worker of a
+//! distributed cluster (`connect-distributed.sh`): connectors, statuses and offsets live in Kafka topics and the
+//! workers sharing `group.id` share the tasks; it prints the same ready line.
 //!
 //! Stdout carries exactly one line, `sluice connect listening on http://HOST:PORT`, printed once the REST API
 //! serves and the connectors of the files exist, so scripts and tests can wait for it and learn the port chosen
@@ -17,6 +19,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::{Args, Subcommand};
 use sluice_connect::error::ConnectError;
+use sluice_connect::runtime::distributed::DistributedWorker;
 use sluice_connect::runtime::herder::Herder;
 use sluice_connect::runtime::standalone::loggers::{
     env_filter_directives, levels_from_filter, LevelApplier, LogLevels,
@@ -39,6 +42,20 @@ pub(crate) struct ConnectArgs {
 pub(crate) enum ConnectCommand {
     /// Run one worker: source offsets in a local file, connectors from files and the REST API.
     Standalone(StandaloneArgs),
+    /// Run one worker of a distributed cluster: workers sharing `group.id` keep connectors, statuses and offsets
+    /// in Kafka topics and share the tasks; connectors are managed through any worker's REST API.
+    Distributed(DistributedArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct DistributedArgs {
+    /// The worker's Kafka Connect properties (`bootstrap.servers`, `group.id`, `config.storage.topic`,
+    /// `offset.storage.topic`, `status.storage.topic`, `listeners` ...).
+    #[arg(value_name = "WORKER.properties")]
+    pub(crate) worker: PathBuf,
+    /// Address the REST API binds, overriding the worker's `listeners`; port 0 lets the OS pick one.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub(crate) listen: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -90,6 +107,7 @@ pub(crate) fn is_config_error(err: &anyhow::Error) -> bool {
 pub(crate) async fn run(args: ConnectArgs, log_reload: Option<LogReload>) -> anyhow::Result<ExitCode> {
     match args.command {
         ConnectCommand::Standalone(args) => standalone(args, log_reload).await,
+        ConnectCommand::Distributed(args) => distributed(args, log_reload).await,
     }
 }
 
@@ -148,8 +166,21 @@ async fn standalone(args: StandaloneArgs, log_reload: Option<LogReload>) -> anyh
         }
     }
 
-    let (stop_serving, stopped) = tokio::sync::oneshot::channel::<()>();
     let herder: Arc<dyn Herder> = worker.clone();
+    serve_until_signal(listener, bound, herder, sigterm, sigint, worker.shutdown()).await
+}
+
+/// Serves the REST API, prints the ready line, and waits for a signal (or a failing REST API); then runs
+/// `shutdown` (tasks stop first, committing their offsets, while the REST API still answers) and stops serving.
+async fn serve_until_signal(
+    listener: tokio::net::TcpListener,
+    bound: SocketAddr,
+    herder: Arc<dyn Herder>,
+    mut sigterm: tokio::signal::unix::Signal,
+    mut sigint: tokio::signal::unix::Signal,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> anyhow::Result<ExitCode> {
+    let (stop_serving, stopped) = tokio::sync::oneshot::channel::<()>();
     let mut server = tokio::spawn(sluice_connect::rest::serve(listener, herder, async {
         let _ = stopped.await;
     }));
@@ -175,7 +206,7 @@ async fn standalone(args: StandaloneArgs, log_reload: Option<LogReload>) -> anyh
         Err(error) => tracing::error!(error = %format!("{error:#}"), "shutting down"),
     }
     // Tasks stop first (committing their offsets) while the REST API still answers status calls.
-    worker.shutdown().await;
+    shutdown.await;
     let _ = stop_serving.send(());
     if !server.is_finished() {
         match tokio::time::timeout(std::time::Duration::from_secs(10), server).await {
@@ -185,6 +216,31 @@ async fn standalone(args: StandaloneArgs, log_reload: Option<LogReload>) -> anyh
         }
     }
     outcome.map(|_| ExitCode::SUCCESS).context("the connect worker stopped")
+}
+
+/// `sluice connect distributed`: one worker of a distributed cluster, until a signal; then it leaves the group
+/// (its tasks stop, committing offsets, and move to the other workers).
+async fn distributed(args: DistributedArgs, log_reload: Option<LogReload>) -> anyhow::Result<ExitCode> {
+    let mut config = WorkerConfig::from_file(&args.worker)?;
+    if let Some(listen) = &args.listen {
+        config.listen = listen.clone();
+    }
+    let mut sigterm = signal(SignalKind::terminate()).context("cannot install the SIGTERM handler")?;
+    let mut sigint = signal(SignalKind::interrupt()).context("cannot install the SIGINT handler")?;
+    let listener = tokio::net::TcpListener::bind(&config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {} for the REST API", config.listen))?;
+    let bound = listener.local_addr().context("cannot read the REST listener's address")?;
+    let id = worker_id(&config, bound);
+    let worker = tokio::select! {
+        started = DistributedWorker::start(config, id, log_levels(log_reload)) => {
+            started.context("the connect worker could not start")?
+        }
+        _ = sigterm.recv() => return Ok(stopped_while_starting("SIGTERM")),
+        _ = sigint.recv() => return Ok(stopped_while_starting("SIGINT")),
+    };
+    let herder: Arc<dyn Herder> = worker.clone();
+    serve_until_signal(listener, bound, herder, sigterm, sigint, worker.shutdown()).await
 }
 
 fn stopped_while_starting(signal_name: &str) -> ExitCode {
@@ -217,7 +273,20 @@ mod tests {
         assert!(parse(&["connect", "standalone", "w.properties"]).connectors.is_empty());
         assert!(Cli::try_parse_from(["sluice", "connect", "standalone"]).is_err(), "the worker file is required");
         assert!(Cli::try_parse_from(["sluice", "connect"]).is_err(), "a mode is required");
-        assert!(Cli::try_parse_from(["sluice", "connect", "distributed", "w.properties"]).is_err());
+        assert!(Cli::try_parse_from(["sluice", "connect", "distributed"]).is_err(), "distributed needs a worker file");
+    }
+
+    #[test]
+    fn distributed_takes_a_worker_file_and_a_listen_override() {
+        let cli = Cli::try_parse_from(["sluice", "connect", "distributed", "w.properties", "--listen", "127.0.0.1:0"])
+            .expect("parses");
+        match cli.command {
+            Command::Connect(ConnectArgs { command: ConnectCommand::Distributed(args) }) => {
+                assert_eq!(args.worker, PathBuf::from("w.properties"));
+                assert_eq!(args.listen.as_deref(), Some("127.0.0.1:0"));
+            }
+            other => panic!("not connect distributed: {other:?}"),
+        }
     }
 
     #[test]

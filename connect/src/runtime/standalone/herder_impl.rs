@@ -338,19 +338,7 @@ impl Herder for StandaloneWorker {
     }
 
     fn plugins(&self) -> Vec<PluginInfo> {
-        let mut plugins: Vec<PluginInfo> = crate::connectors::plugins()
-            .iter()
-            .map(|plugin| {
-                let connector = plugin.connector();
-                PluginInfo {
-                    class_name: plugin.class().to_string(),
-                    plugin_type: connector.connector_type(),
-                    version: connector.version().to_string(),
-                }
-            })
-            .collect();
-        plugins.sort_by(|a, b| a.class_name.cmp(&b.class_name));
-        plugins
+        plugin_infos()
     }
 
     fn validate(&self, plugin: &str, config: &Config) -> Result<ConfigInfos, ApiError> {
@@ -392,4 +380,21 @@ impl Herder for StandaloneWorker {
             })
             .collect()
     }
+}
+
+/// Every built-in plugin, sorted by class (`GET /connector-plugins`; shared with the distributed worker).
+pub(crate) fn plugin_infos() -> Vec<PluginInfo> {
+    let mut plugins: Vec<PluginInfo> = crate::connectors::plugins()
+        .iter()
+        .map(|plugin| {
+            let connector = plugin.connector();
+            PluginInfo {
+                class_name: plugin.class().to_string(),
+                plugin_type: connector.connector_type(),
+                version: connector.version().to_string(),
+            }
+        })
+        .collect();
+    plugins.sort_by(|a, b| a.class_name.cmp(&b.class_name));
+    plugins
 }
