@@ -363,3 +363,52 @@ def connect_worker_factory(request, group_broker, tmp_path):
             errors.append(str(e))
     if errors and not failed:
         pytest.fail("connect worker shutdown at teardown was not clean:\n" + "\n".join(errors), pytrace=False)
+
+
+@pytest.fixture
+def distributed_connect_factory(request, group_broker, tmp_path):
+    """Starts `sluice connect distributed` workers against `group_broker` (quick group rebalances, short
+    session timeouts): `distributed_connect_factory(worker={...})`. Every worker shares one `group.id` and one
+    set of storage topics unless `worker` overrides them. Stops each still-running worker at teardown (a
+    SIGKILLed one is skipped), before the broker, and requires it to exit cleanly."""
+    from connect_worker import ConnectWorker, write_properties  # connect_worker.py imports this module.
+
+    workers = []
+    group = f"connect-cluster-{os.getpid()}-{id(workers):x}"
+
+    def make(worker=None, start=True, args=None):
+        n = len(workers)
+        work_dir = tmp_path / f"connect-distributed-{n}"
+        work_dir.mkdir()
+        settings = {
+            "bootstrap.servers": group_broker.bootstrap,
+            "group.id": group,
+            "config.storage.topic": f"{group}-configs",
+            "offset.storage.topic": f"{group}-offsets",
+            "status.storage.topic": f"{group}-status",
+            "offset.storage.partitions": "5",
+            "status.storage.partitions": "3",
+            "offset.flush.interval.ms": "500",
+        }
+        settings.update(worker or {})
+        worker_file = write_properties(work_dir / "worker.properties", settings)
+        w = ConnectWorker(sluice_binary(), worker_file, work_dir, args=args, mode="distributed")
+        workers.append(w)
+        if start:
+            w.start()
+        return w
+
+    yield make
+
+    failed = getattr(request.node, "rep_call", None) is not None and request.node.rep_call.failed
+    errors = []
+    for n, w in enumerate(workers):
+        if failed:
+            print(f"\n===== distributed connect worker {n} stderr ({w.stderr_path}) =====\n{w.stderr_tail(200)}")
+        try:
+            w.stop()
+        except AssertionError as e:
+            errors.append(f"worker {n}: {e}")
+    if errors and not failed:
+        pytest.fail("distributed connect worker shutdown at teardown was not clean:\n" + "\n".join(errors),
+                    pytrace=False)

@@ -57,9 +57,13 @@ class Response:
 
 
 class ConnectWorker:
-    """One `sluice connect standalone` process: a worker file plus connector files."""
+    """One `sluice connect standalone` process: a worker file plus connector files; with
+    `mode="distributed"`, one `sluice connect distributed` worker (a worker file only)."""
 
-    def __init__(self, binary, worker_file, log_dir, connector_files=(), args=None):
+    def __init__(self, binary, worker_file, log_dir, connector_files=(), args=None, mode="standalone"):
+        assert mode in ("standalone", "distributed"), f"unknown connect mode {mode!r}"
+        assert mode == "standalone" or not connector_files, "distributed workers take no connector files"
+        self.mode = mode
         self.binary = Path(binary)
         self.worker_file = Path(worker_file)
         self.connector_files = [Path(f) for f in connector_files]
@@ -78,7 +82,7 @@ class ConnectWorker:
     def start(self, timeout=START_TIMEOUT_S):
         assert not self.running, "connect worker is already running"
         self.starts += 1
-        cmd = [str(self.binary), "connect", "standalone", str(self.worker_file),
+        cmd = [str(self.binary), "connect", self.mode, str(self.worker_file),
                *[str(f) for f in self.connector_files],
                "--listen", "127.0.0.1:0", *[str(a) for a in self.extra_args]]
         # Settings come only from the test (SLUICE_LOG, the log filter, is kept for debugging).
@@ -162,6 +166,17 @@ class ConnectWorker:
         self.proc.kill()
         self.proc.wait(KILL_TIMEOUT_S)
         self.proc = None
+
+    def kill9(self):
+        """SIGKILL: the crash case (nothing committed, the group not told). Waits until the process is gone."""
+        assert self.running, "kill9: connect worker is not running"
+        self._kill()
+
+    @property
+    def worker_id(self):
+        """`host:port` of the REST API, as status answers name the worker (`worker_id`)."""
+        assert self.url is not None, "connect worker has not been started"
+        return self.url.split("://", 1)[1].rstrip("/")
 
     def stop(self, timeout=CONNECT_STOP_TIMEOUT_S, check=True):
         """SIGTERM and a bounded wait, then SIGKILL; with check, a clean exit (code 0) is required."""
