@@ -9,7 +9,7 @@
 //! - offsets: the `offset.storage.topic` (default `connect-offsets`) through [`KafkaOffsetStore`], so
 //!   exactly-once sources write their offsets inside their transactions as in standalone mode.
 //! - `work`: who runs what. Connector `c` runs on the worker owning slot `h(c) % 32`, task `(c, i)` on the one
-//!   owning `(h(c) + 1 + i) % 32` (`h` = FNV-1a of the name); slots are the partitions of a work topic
+//!   owning `(h(c) + 1 + 13 i) % 32` (`h` = FNV-1a of the name); slots are the partitions of a work topic
 //!   (`<config.storage.topic>-assignments`) that each worker's group member is assigned.
 //! - `reconcile`: the loop that starts and stops instances as the config view and the slots change.
 //! - `herder_impl`: the [`Herder`] answers.
