@@ -106,33 +106,11 @@ impl Herder for StandaloneWorker {
     async fn put_connector_config(
         &self,
         name: &str,
-        mut config: Config,
+        config: Config,
         initial_state: Option<TargetState>,
         create_only: bool,
     ) -> Result<Upserted, ApiError> {
-        match config.get("name") {
-            Some(included) if included != name => {
-                return Err(ApiError::bad_request(format!(
-                    "Connector name configuration ({included}) doesn't match connector name in the URL ({name})"
-                )))
-            }
-            Some(_) => {}
-            None => {
-                config.insert("name".into(), name.to_string());
-            }
-        }
-        if !config.contains_key("connector.class") {
-            let entries: Vec<String> = config.iter().map(|(k, v)| format!("{k}={v}")).collect();
-            return Err(ApiError::bad_request(format!(
-                "Connector config {{{}}} contains no connector type",
-                entries.join(", ")
-            )));
-        }
-        let plugin = plugin_for(&config).map_err(ApiError::bad_request)?;
-        let infos = validate::validate(plugin.as_ref(), &config);
-        if infos.error_count > 0 {
-            return Err(ApiError::bad_request(validate::invalid_message(&infos)));
-        }
+        let config = validate::checked_config(name, config)?;
 
         let _ops = self.ops.lock().await;
         let existing = self.state.lock().get(name).map(|e| e.target);

@@ -4,7 +4,38 @@
 
 use crate::config::{common_sink_def, common_source_def, sink_topic_errors, to_config_infos};
 use crate::connector::{Config, ConnectorType, Plugin};
+use crate::error::ApiError;
 use crate::runtime::herder::ConfigInfos;
+
+/// What every worker checks before it stores a connector config, with Kafka's 400 messages: the config's
+/// `name` matches the one in the URL (it is filled in when absent), a connector class is named and known, and
+/// the config validates. Returns the config to store.
+pub(crate) fn checked_config(name: &str, mut config: Config) -> Result<Config, ApiError> {
+    match config.get("name") {
+        Some(included) if included != name => {
+            return Err(ApiError::bad_request(format!(
+                "Connector name configuration ({included}) doesn't match connector name in the URL ({name})"
+            )))
+        }
+        Some(_) => {}
+        None => {
+            config.insert("name".into(), name.to_string());
+        }
+    }
+    if !config.contains_key("connector.class") {
+        let entries: Vec<String> = config.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        return Err(ApiError::bad_request(format!(
+            "Connector config {{{}}} contains no connector type",
+            entries.join(", ")
+        )));
+    }
+    let plugin = super::plugin_for(&config).map_err(ApiError::bad_request)?;
+    let infos = validate(plugin.as_ref(), &config);
+    if infos.error_count > 0 {
+        return Err(ApiError::bad_request(invalid_message(&infos)));
+    }
+    Ok(config)
+}
 
 /// `tasks.max` as a number of tasks, or Kafka's message for a bad value.
 pub(crate) fn tasks_max(config: &Config) -> Result<usize, String> {
