@@ -264,4 +264,9 @@ pub trait Herder: Send + Sync {
     fn metrics(&self) -> Vec<TaskMetricsInfo> {
         Vec::new()
     }
+    /// The latest progress report of each task running on this worker that has one (see
+    /// [`super::progress`]), for `GET /metrics` and the CLI's progress line; none by default.
+    fn progress(&self) -> Vec<(TaskId, super::progress::Progress)> {
+        Vec::new()
+    }
 }

@@ -24,14 +24,14 @@ use crate::support::{init_tracing, wait_until, Rest, WAIT};
 const SESSION_TIMEOUT_MS: u64 = 3000;
 
 /// A broker whose groups rebalance at once and accept short sessions, so failover tests run in seconds.
-struct FastBroker {
+pub(crate) struct FastBroker {
     handle: Option<BrokerHandle>,
-    bootstrap: String,
+    pub(crate) bootstrap: String,
     _dir: TempDir,
 }
 
 impl FastBroker {
-    async fn start() -> FastBroker {
+    pub(crate) async fn start() -> FastBroker {
         init_tracing();
         let dir = TempDir::new().expect("create a temporary data dir");
         let config = BrokerConfig {
@@ -46,7 +46,7 @@ impl FastBroker {
         FastBroker { handle: Some(handle), bootstrap, _dir: dir }
     }
 
-    async fn stop(mut self) {
+    pub(crate) async fn stop(mut self) {
         if let Some(handle) = self.handle.take() {
             tokio::time::timeout(Duration::from_secs(30), handle.shutdown())
                 .await
@@ -57,10 +57,10 @@ impl FastBroker {
 }
 
 /// One distributed worker with its REST API.
-struct Node {
-    id: String,
-    rest: Rest,
-    worker: Arc<DistributedWorker>,
+pub(crate) struct Node {
+    pub(crate) id: String,
+    pub(crate) rest: Rest,
+    pub(crate) worker: Arc<DistributedWorker>,
     stop_server: tokio::sync::oneshot::Sender<()>,
     server: tokio::task::JoinHandle<std::io::Result<()>>,
 }
@@ -94,7 +94,7 @@ impl Node {
         Node { id: addr.to_string(), rest: Rest::new(format!("http://{addr}")), worker, stop_server, server }
     }
 
-    async fn stop(self) {
+    pub(crate) async fn stop(self) {
         tokio::time::timeout(Duration::from_secs(60), self.worker.shutdown()).await.expect("worker stops within 60 s");
         let _ = self.stop_server.send(());
         let _ = self.server.await;
@@ -107,7 +107,7 @@ impl Node {
     }
 }
 
-async fn three_workers(bootstrap: &str) -> Vec<Node> {
+pub(crate) async fn three_workers(bootstrap: &str) -> Vec<Node> {
     let mut nodes = Vec::new();
     for _ in 0..3 {
         nodes.push(Node::start(bootstrap).await);
@@ -351,7 +351,7 @@ async fn an_exactly_once_source_writes_each_record_once_across_a_crash() {
 }
 
 /// Waits until `name`'s connector state (from `rest`) is `state` with `tasks` tasks all in that state.
-async fn wait_connector(rest: &Rest, name: &str, state: &str, tasks: usize) {
+pub(crate) async fn wait_connector(rest: &Rest, name: &str, state: &str, tasks: usize) {
     wait_until(WAIT, &format!("{name} is {state} with {tasks} tasks {state}"), || async {
         let (code, status) = rest.get(&format!("/connectors/{name}/status")).await;
         let list = status["tasks"].as_array().cloned().unwrap_or_default();

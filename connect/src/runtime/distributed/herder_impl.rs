@@ -16,7 +16,7 @@ use crate::runtime::herder::{
     ConfigInfos, ConnectorInfo, ConnectorOffsets, ConnectorStateInfo, Herder, PluginInfo, State, StateInfo,
     TargetState, TaskId, TaskInfo, TaskMetricsInfo, TaskStateInfo, Upserted,
 };
-use crate::runtime::standalone::offsets;
+use crate::runtime::herder_common::{self, ConnectorEntry, OffsetHome};
 use crate::runtime::standalone::{plugin_for, plugin_infos, validate};
 
 fn not_found(name: &str) -> ApiError {
@@ -67,23 +67,19 @@ impl DistributedWorker {
         })
     }
 
-    /// Client settings for the offsets API of a sink: the worker's consumer settings, then the connector's.
-    fn sink_client_settings(&self, config: &Config) -> BTreeMap<String, String> {
-        let mut settings = self.shared.worker.consumer_config();
-        for (key, value) in config {
-            if let Some(key) = key.strip_prefix("consumer.override.") {
-                if key != "group.id" {
-                    settings.insert(key.to_string(), value.clone());
-                }
-            }
-        }
-        settings
+    /// The connector as the offsets API needs it.
+    fn offsets_entry<'a>(&self, name: &'a str) -> Result<ConnectorEntry<'a>, ApiError> {
+        let entry = self.entry(name)?;
+        Ok(ConnectorEntry {
+            name,
+            connector_type: connector_type(&entry.config),
+            config: entry.config,
+            target: entry.target,
+        })
     }
 
-    fn known_type(name: &str, config: &Config) -> Result<ConnectorType, ApiError> {
-        connector_type(config).ok_or_else(|| {
-            ApiError::bad_request(format!("Connector {name} names no known connector class, so it has no offsets"))
-        })
+    fn offset_home(&self) -> OffsetHome<'_> {
+        OffsetHome { worker: &self.shared.worker, store: self.shared.ctx.offsets.as_ref() }
     }
 }
 
@@ -240,49 +236,11 @@ impl Herder for DistributedWorker {
     }
 
     async fn offsets(&self, name: &str) -> Result<ConnectorOffsets, ApiError> {
-        let config = self.entry(name)?.config;
-        match Self::known_type(name, &config)? {
-            ConnectorType::Source => offsets::source_offsets(self.shared.ctx.offsets.as_ref(), name).await,
-            ConnectorType::Sink => {
-                let settings = self.sink_client_settings(&config);
-                let group = offsets::sink_group(name, &config);
-                offsets::sink_offsets(self.shared.worker.bootstrap_servers.clone(), settings, group, config).await
-            }
-        }
+        herder_common::offsets(self.offset_home(), self.offsets_entry(name)?).await
     }
 
     async fn alter_offsets(&self, name: &str, offsets: ConnectorOffsets, reset: bool) -> Result<String, ApiError> {
-        let entry = self.entry(name)?;
-        if entry.target != TargetState::Stopped {
-            return Err(ApiError::bad_request(format!(
-                "Connectors must be in the STOPPED state before their offsets can be modified. This can be done for \
-                 the specified connector by issuing a 'PUT' request to the '/connectors/{name}/stop' endpoint"
-            )));
-        }
-        if !reset && offsets.offsets.is_empty() {
-            return Err(ApiError::bad_request(
-                "No offsets to alter: send {\"offsets\": [{\"partition\": {...}, \"offset\": {...}}, ...]}",
-            ));
-        }
-        let config = entry.config;
-        let bootstrap = self.shared.worker.bootstrap_servers.clone();
-        match (Self::known_type(name, &config)?, reset) {
-            (ConnectorType::Source, _) => {
-                offsets::alter_source(self.shared.ctx.offsets.as_ref(), name, offsets, reset).await?
-            }
-            (ConnectorType::Sink, false) => {
-                let group = offsets::sink_group(name, &config);
-                offsets::alter_sink(bootstrap, self.sink_client_settings(&config), group, offsets).await?
-            }
-            (ConnectorType::Sink, true) => {
-                let group = offsets::sink_group(name, &config);
-                let mut settings = self.shared.worker.admin_config();
-                settings.extend(self.sink_client_settings(&config));
-                offsets::reset_sink(bootstrap, settings, group).await?
-            }
-        }
-        tracing::info!(connector = %name, reset, "connector offsets changed");
-        Ok(if reset { offsets::RESET } else { offsets::ALTERED }.to_string())
+        herder_common::alter_offsets(self.offset_home(), self.offsets_entry(name)?, offsets, reset).await
     }
 
     fn plugins(&self) -> Vec<PluginInfo> {
@@ -290,22 +248,22 @@ impl Herder for DistributedWorker {
     }
 
     fn validate(&self, plugin: &str, config: &Config) -> Result<ConfigInfos, ApiError> {
-        let probe = Config::from([("connector.class".to_string(), plugin.to_string())]);
-        let plugin = plugin_for(&probe).map_err(ApiError::not_found)?;
-        Ok(validate::validate(plugin.as_ref(), config))
+        herder_common::validate(plugin, config)
     }
 
     fn loggers(&self) -> BTreeMap<String, String> {
-        self.loggers.levels()
+        herder_common::loggers(&self.loggers)
     }
 
     fn set_logger(&self, name: &str, level: &str) -> Result<Vec<String>, ApiError> {
-        let changed = self.loggers.set(name, level)?;
-        tracing::info!(logger = %name, %level, "log level changed");
-        Ok(changed)
+        herder_common::set_logger(&self.loggers, name, level)
     }
 
     fn metrics(&self) -> Vec<TaskMetricsInfo> {
         self.shared.tasks.lock().iter().map(|(id, running)| running.handle.metrics().to_info(id.clone())).collect()
+    }
+
+    fn progress(&self) -> Vec<(TaskId, crate::runtime::progress::Progress)> {
+        self.shared.ctx.progress.snapshot()
     }
 }

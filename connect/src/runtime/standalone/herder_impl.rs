@@ -5,13 +5,14 @@ use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 
-use super::{offsets, plugin_for, validate, StandaloneWorker};
+use super::{plugin_for, validate, StandaloneWorker};
 use crate::connector::{Config, ConnectorType};
 use crate::error::ApiError;
 use crate::runtime::herder::{
     ConfigInfos, ConnectorInfo, ConnectorOffsets, ConnectorStateInfo, Herder, PluginInfo, State, TargetState, TaskId,
     TaskInfo, TaskMetricsInfo, TaskStateInfo, Upserted,
 };
+use crate::runtime::herder_common::{self, ConnectorEntry, OffsetHome};
 
 impl StandaloneWorker {
     fn info(&self, name: &str) -> Result<ConnectorInfo, ApiError> {
@@ -31,25 +32,14 @@ impl StandaloneWorker {
         Ok((entry.target, entry.connector_type, entry.config.clone()))
     }
 
-    /// The connector's type, which offsets need; a connector whose class is unknown has none.
-    fn known_type(name: &str, connector_type: Option<ConnectorType>) -> Result<ConnectorType, ApiError> {
-        connector_type.ok_or_else(|| {
-            ApiError::bad_request(format!("Connector {name} names no known connector class, so it has no offsets"))
-        })
+    /// The connector as the offsets API needs it.
+    fn offsets_entry<'a>(&self, name: &'a str) -> Result<ConnectorEntry<'a>, ApiError> {
+        let (target, connector_type, config) = self.target_and_type(name)?;
+        Ok(ConnectorEntry { name, config, target, connector_type })
     }
 
-    /// Client settings for the offsets API of a sink: the worker's consumer settings, then the connector's
-    /// `consumer.override.*`.
-    fn sink_client_settings(&self, config: &Config) -> BTreeMap<String, String> {
-        let mut settings = self.config.consumer_config();
-        for (key, value) in config {
-            if let Some(key) = key.strip_prefix("consumer.override.") {
-                if key != "group.id" {
-                    settings.insert(key.to_string(), value.clone());
-                }
-            }
-        }
-        settings
+    fn offset_home(&self) -> OffsetHome<'_> {
+        OffsetHome { worker: &self.config, store: self.ctx.offsets.as_ref() }
     }
 
     /// Restarts the connector object: asks it for task configs again and restarts every task when they changed
@@ -270,49 +260,12 @@ impl Herder for StandaloneWorker {
     }
 
     async fn offsets(&self, name: &str) -> Result<ConnectorOffsets, ApiError> {
-        let (_, connector_type, config) = self.target_and_type(name)?;
-        match Self::known_type(name, connector_type)? {
-            ConnectorType::Source => offsets::source_offsets(self.ctx.offsets.as_ref(), name).await,
-            ConnectorType::Sink => {
-                let settings = self.sink_client_settings(&config);
-                let group = offsets::sink_group(name, &config);
-                offsets::sink_offsets(self.config.bootstrap_servers.clone(), settings, group, config).await
-            }
-        }
+        herder_common::offsets(self.offset_home(), self.offsets_entry(name)?).await
     }
 
     async fn alter_offsets(&self, name: &str, offsets: ConnectorOffsets, reset: bool) -> Result<String, ApiError> {
         let _ops = self.ops.lock().await;
-        let (target, connector_type, config) = self.target_and_type(name)?;
-        if target != TargetState::Stopped {
-            return Err(ApiError::bad_request(format!(
-                "Connectors must be in the STOPPED state before their offsets can be modified. This can be done for \
-                 the specified connector by issuing a 'PUT' request to the '/connectors/{name}/stop' endpoint"
-            )));
-        }
-        if !reset && offsets.offsets.is_empty() {
-            return Err(ApiError::bad_request(
-                "No offsets to alter: send {\"offsets\": [{\"partition\": {...}, \"offset\": {...}}, ...]}",
-            ));
-        }
-        let bootstrap = self.config.bootstrap_servers.clone();
-        match (Self::known_type(name, connector_type)?, reset) {
-            (ConnectorType::Source, _) => {
-                offsets::alter_source(self.ctx.offsets.as_ref(), name, offsets, reset).await?
-            }
-            (ConnectorType::Sink, false) => {
-                let group = offsets::sink_group(name, &config);
-                offsets::alter_sink(bootstrap, self.sink_client_settings(&config), group, offsets).await?
-            }
-            (ConnectorType::Sink, true) => {
-                let group = offsets::sink_group(name, &config);
-                let mut settings = self.config.admin_config();
-                settings.extend(self.sink_client_settings(&config));
-                offsets::reset_sink(bootstrap, settings, group).await?
-            }
-        }
-        tracing::info!(connector = %name, reset, "connector offsets changed");
-        Ok(if reset { offsets::RESET } else { offsets::ALTERED }.to_string())
+        herder_common::alter_offsets(self.offset_home(), self.offsets_entry(name)?, offsets, reset).await
     }
 
     fn plugins(&self) -> Vec<PluginInfo> {
@@ -320,19 +273,15 @@ impl Herder for StandaloneWorker {
     }
 
     fn validate(&self, plugin: &str, config: &Config) -> Result<ConfigInfos, ApiError> {
-        let probe = Config::from([("connector.class".to_string(), plugin.to_string())]);
-        let plugin = plugin_for(&probe).map_err(ApiError::not_found)?;
-        Ok(validate::validate(plugin.as_ref(), config))
+        herder_common::validate(plugin, config)
     }
 
     fn loggers(&self) -> BTreeMap<String, String> {
-        self.loggers.levels()
+        herder_common::loggers(&self.loggers)
     }
 
     fn set_logger(&self, name: &str, level: &str) -> Result<Vec<String>, ApiError> {
-        let changed = self.loggers.set(name, level)?;
-        tracing::info!(logger = %name, %level, "log level changed");
-        Ok(changed)
+        herder_common::set_logger(&self.loggers, name, level)
     }
 
     fn metrics(&self) -> Vec<TaskMetricsInfo> {
@@ -357,6 +306,10 @@ impl Herder for StandaloneWorker {
                 info
             })
             .collect()
+    }
+
+    fn progress(&self) -> Vec<(TaskId, crate::runtime::progress::Progress)> {
+        self.ctx.progress.snapshot()
     }
 }
 
