@@ -216,3 +216,135 @@ def test_three_workers_survive_a_kill_9(distributed_connect_factory, tmp_path):
         w.stop()  # SIGTERM, a bounded wait, and exit code 0 required.
     mark("survivors stopped")
     print("timings: " + ", ".join(f"{k} {v:.1f}s" for k, v in timings.items()))
+
+
+# Exactly-once from datagen to the file: transactional source batches, a read_committed sink that keeps its
+# own record of what is durable (`<file>.offsets`) and cuts what a killed task wrote after its last flush.
+EOS_RECORDS = 2000
+EOS_WORKER = dict(WORKER, **{"exactly.once.source.support": "enabled"})
+# The sink task's consumer: a SIGKILLed member leaves the sink's group after this, not librdkafka's 45 s.
+EOS_SINK_SESSION_TIMEOUT_MS = 3000
+
+
+def sidecar_settled(out):
+    """Whether the sink's offsets record covers the whole file (nothing written since its last flush)."""
+    try:
+        record = json.loads((out.parent / (out.name + ".offsets")).read_text())
+        return record.get("length") == out.stat().st_size
+    except (FileNotFoundError, ValueError):
+        return False
+
+
+def test_exactly_once_pipeline_survives_a_kill_9(distributed_connect_factory, tmp_path):
+    t0 = time.monotonic()
+    timings = {}
+
+    def mark(what):
+        timings[what] = time.monotonic() - t0
+
+    topic = unique_topic("eos-orders")
+    out = tmp_path / "eos-orders.jsonl"
+    workers = [distributed_connect_factory(worker=EOS_WORKER) for _ in range(3)]
+    by_id = {w.worker_id: w for w in workers}
+    mark("3 workers ready")
+
+    a = workers[0]
+    a.call("POST", "/connectors", {"name": "sink", "config": {
+        "connector.class": "FileStreamSink",
+        "topics": topic,
+        "file": str(out),
+        # One writer per file in exactly-once mode, whatever tasks.max says.
+        "tasks.max": "3",
+        "exactly.once": "true",
+        "consumer.override.isolation.level": "read_committed",
+        "consumer.override.session.timeout.ms": str(EOS_SINK_SESSION_TIMEOUT_MS),
+        "consumer.override.heartbeat.interval.ms": "500",
+    }}, expect=201)
+    a.call("POST", "/connectors", {"name": "gen", "config": {
+        "connector.class": "DatagenConnector",
+        "kafka.topic": topic,
+        "quickstart": "orders",
+        "iterations": str(EOS_RECORDS),
+        "max.interval": str(MAX_INTERVAL_MS),
+        "tasks.max": str(GEN_TASKS),
+        "exactly.once.support": "required",
+    }}, expect=201)
+
+    last = {}
+    placed = {}
+
+    def settled_on(ws, allowed):
+        for w in ws:
+            gen = task_workers(w, "gen", GEN_TASKS, last)
+            sink = task_workers(w, "sink", 1, last)
+            if gen is None or sink is None or not set(gen + sink) <= allowed:
+                return False
+            placed.update(gen=gen, sink=sink)
+        return True
+
+    wait_or_explain(lambda: settled_on(workers[2:], set(by_id)) and len(set(placed["gen"] + placed["sink"])) > 1,
+                    SPREAD_TIMEOUT_S, f"{GEN_TASKS} gen tasks and the single sink task RUNNING over the workers",
+                    workers, last)
+    mark("tasks spread")
+
+    def flowing():
+        counts, _ = order_counts(out)
+        last["seen"] = f"{len(counts)} distinct orderids in {out}"
+        return len(counts) >= FLOWING_RECORDS
+
+    wait_or_explain(flowing, FLOW_TIMEOUT_S, f"{FLOWING_RECORDS} orders in the sink's file", workers, last)
+    mark("records flowing")
+
+    # The victim runs the sink task (and, with the gen tasks spread, most likely a gen task too).
+    wait_or_explain(lambda: settled_on(workers[2:], set(by_id)), FAILOVER_TIMEOUT_S,
+                    "a settled task placement before the kill", workers, last)
+    victim_id = placed["sink"][0]
+    victim_gen = placed["gen"].count(victim_id)
+    victim = by_id[victim_id]
+    survivors = [w for w in workers if w is not victim]
+    survivor_ids = {w.worker_id for w in survivors}
+    at_kill = len(order_counts(out)[0])
+    victim.kill9()
+    killed_at = time.monotonic()
+    mark("kill -9")
+    print(f"\nplacement before the kill: gen {placed['gen']}, sink {placed['sink']}; SIGKILLed {victim_id} "
+          f"(the sink task and {victim_gen} gen tasks) with {at_kill}/{EOS_RECORDS} distinct orders in the file")
+
+    wait_or_explain(lambda: settled_on(survivors, survivor_ids), FAILOVER_TIMEOUT_S,
+                    f"every task RUNNING on the survivors {sorted(survivor_ids)} after SIGKILL of {victim_id}",
+                    workers, last)
+    mark("tasks moved")
+    failover_s = time.monotonic() - killed_at
+
+    def delivered():
+        counts, torn = order_counts(out)
+        missing = [i for i in range(EOS_RECORDS) if i not in counts]
+        last["seen"] = (f"{len(counts)} distinct orderids, {len(torn)} torn lines, "
+                        f"first missing {missing[:10]} ({len(missing)} in all)")
+        return not missing
+
+    wait_or_explain(delivered, DELIVERY_TIMEOUT_S, f"every orderid 0..{EOS_RECORDS - 1} in {out}", workers, last)
+    # Everything in the file flushed and recorded: nothing is still on its way that could add a duplicate.
+    last["seen"] = "the offsets record does not cover the file yet"
+    wait_or_explain(lambda: sidecar_settled(out), FLOW_TIMEOUT_S, f"{out}.offsets covers the whole file",
+                    workers, last)
+    mark("all delivered")
+
+    text = out.read_text(errors="replace")
+    counts, torn = order_counts(out)
+    unexpected = sorted(i for i in counts if not 0 <= i < EOS_RECORDS)
+    duplicates = sum(n - 1 for n in counts.values())
+    summary = (f"{len(complete_lines(out))} lines: {len(counts)} distinct orderids, {duplicates} duplicates, "
+               f"{len(torn)} torn lines; out of range {unexpected[:20]}")
+    print(f"exactly-once mode: {summary}; tasks moved {failover_s:.1f}s after the kill; "
+          f"gen now on {placed['gen']}, sink on {placed['sink']}")
+    assert text.endswith("\n"), f"the file ends mid-line: {text[-80:]!r}"
+    assert not unexpected, f"orderids outside 0..{EOS_RECORDS - 1} in the file: {summary}"
+    assert not torn, f"no torn lines in exactly-once mode: {torn[:5]!r}; {summary}"
+    repeated = sorted(i for i, n in counts.items() if n > 1)
+    assert not repeated, f"each order once in exactly-once mode; repeated {repeated[:20]}; {summary}"
+
+    for w in survivors:
+        w.stop()  # SIGTERM, a bounded wait, and exit code 0 required.
+    mark("survivors stopped")
+    print("timings: " + ", ".join(f"{k} {v:.1f}s" for k, v in timings.items()))

@@ -2,6 +2,7 @@
 //! sink tasks receive records and flush them durably before their offsets are committed.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use async_trait::async_trait;
 
@@ -41,6 +42,45 @@ pub trait Connector: Send + Sync {
 pub trait SourceTaskContext: Send + Sync {
     /// The last committed offset of a source partition, to resume from.
     async fn offset(&self, partition: &SourceMap) -> Result<Option<SourceMap>, ConnectError>;
+    /// Reports how far the task is through a bounded piece of work, such as a snapshot of existing rows
+    /// before streaming changes: `done` of `total` units (`None` when the total is unknown), `unit` naming
+    /// them ("rows", "records"). The worker shows it in metrics and the CLI's progress line; a task reports
+    /// as often as it likes (the runtime keeps only the latest), and reports `done == total` when finished.
+    fn progress(&self, what: &str, unit: &str, done: u64, total: Option<u64>) {
+        let _ = (what, unit, done, total);
+    }
+    /// A handle on [`SourceTaskContext::progress`] that the task may keep past `start` (the context is only
+    /// lent to `start`), to report work done in `poll`. Discards reports by default.
+    fn progress_reporter(&self) -> ProgressReporter {
+        ProgressReporter::default()
+    }
+}
+
+/// Where a source task sends progress reports after `start`; see [`SourceTaskContext::progress_reporter`].
+#[derive(Clone, Default)]
+pub struct ProgressReporter(Option<Arc<ReportFn>>);
+
+/// `(what, unit, done, total)`, as [`SourceTaskContext::progress`] takes them.
+type ReportFn = dyn Fn(&str, &str, u64, Option<u64>) + Send + Sync;
+
+impl ProgressReporter {
+    /// A reporter calling `report(what, unit, done, total)`.
+    pub fn new(report: impl Fn(&str, &str, u64, Option<u64>) + Send + Sync + 'static) -> Self {
+        Self(Some(Arc::new(report)))
+    }
+
+    /// Same meaning as [`SourceTaskContext::progress`].
+    pub fn report(&self, what: &str, unit: &str, done: u64, total: Option<u64>) {
+        if let Some(report) = &self.0 {
+            report(what, unit, done, total);
+        }
+    }
+}
+
+impl std::fmt::Debug for ProgressReporter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() { "ProgressReporter" } else { "ProgressReporter(discard)" })
+    }
 }
 
 /// Reads records from a system.
@@ -66,6 +106,20 @@ pub trait SourceTask: Send {
 #[async_trait]
 pub trait SinkTask: Send {
     async fn start(&mut self, config: &Config) -> Result<(), ConnectError>;
+    /// Partitions newly assigned to this task, before any of their records is put. A sink that stores its
+    /// own offsets atomically with its data (the way to exactly-once into a system without transactions)
+    /// answers where to resume for some of them: the runtime starts those partitions there instead of at
+    /// the group's committed offset (Kafka Connect's `SinkTaskContext.offset` in `open`).
+    async fn open(&mut self, partitions: &[TopicPartition]) -> Result<HashMap<TopicPartition, i64>, ConnectError> {
+        let _ = partitions;
+        Ok(HashMap::new())
+    }
+    /// Partitions taken away from this task (a rebalance or the task stopping), after their last flush;
+    /// the task drops what it holds for them.
+    async fn close(&mut self, partitions: &[TopicPartition]) -> Result<(), ConnectError> {
+        let _ = partitions;
+        Ok(())
+    }
     /// Hands over records; may buffer them until [`SinkTask::flush`].
     async fn put(&mut self, records: Vec<SinkRecord>) -> Result<(), ConnectError>;
     /// Makes everything put so far durable. Offsets (next offset to read per partition) are committed only

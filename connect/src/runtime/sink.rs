@@ -2,8 +2,13 @@
 //! goes through key/value converters and transforms to the task's `put`. Every `offset.flush.interval.ms`, at
 //! stop and before partitions are revoked, the task flushes and only then are the consumer's offsets (the
 //! next offset to read) committed, so a record is acknowledged only once the task has made it durable.
+//!
+//! Partitions are opened on the task when assigned (before any of their records is put) and closed when
+//! revoked or at stop. Offsets the task answers in `open` (a sink that stores its offsets with its data) are
+//! where those partitions start: they are written into the assignment itself, so no record before them is
+//! ever fetched.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,8 +16,9 @@ use std::time::Duration;
 use futures::FutureExt;
 use parking_lot::Mutex;
 use rdkafka::client::ClientContext;
-use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer};
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, RebalanceProtocol, StreamConsumer};
 use rdkafka::message::{Headers, Message, OwnedMessage};
+use rdkafka::types::RDKafkaRespErr;
 use rdkafka::{Offset, TopicPartitionList};
 
 use super::errors::{backoff_delay, kafka_error, DeadLetterQueue, ErrorConfig, ErrorHandler, OriginalRecord, Stage};
@@ -20,10 +26,9 @@ use super::herder::State;
 use super::source::failure_trace;
 use super::task::{apply_overrides, client_config, flush_interval, RunnerControl, Target, TaskSpec, WorkerContext};
 use crate::connector::{Config, SinkTask};
-use crate::converters::Converter;
-use crate::data::Value;
+use crate::converters::{Converter, HeaderConverter};
 use crate::error::ConnectError;
-use crate::record::{ConnectRecord, Header, SinkRecord, TopicPartition};
+use crate::record::{ConnectRecord, SinkRecord, TopicPartition};
 use crate::transforms::Chain;
 
 /// Most records handed to one `put` (Kafka's `max.poll.records` default).
@@ -32,10 +37,20 @@ const MAX_BATCH: usize = 500;
 /// What the runner and the consumer's rebalance callbacks share.
 struct Shared {
     task: tokio::sync::Mutex<Box<dyn SinkTask>>,
-    /// Next offset to read per partition, for records already put.
+    /// Next offset to read per partition, for records already put (or where `open` said to resume).
     positions: Mutex<HashMap<TopicPartition, i64>>,
     /// What was last committed per partition.
     committed: Mutex<HashMap<TopicPartition, i64>>,
+    /// Partitions opened on the task and not closed since.
+    opened: Mutex<HashSet<TopicPartition>>,
+    /// Without a multi-threaded runtime the callbacks cannot wait for the task: partitions assigned (to open,
+    /// then seek) and revoked (to close) wait here for the run loop, which handles them before any put.
+    pending_open: Mutex<Vec<TopicPartition>>,
+    pending_close: Mutex<Vec<TopicPartition>>,
+    /// A failure inside a callback (`open` refused, the assignment failed), for the run loop to fail the task.
+    failure: Mutex<Option<ConnectError>>,
+    /// Wakes the run loop when a callback left it something to do.
+    wake: tokio::sync::Notify,
     paused: AtomicBool,
     /// Set once the task is stopped: late callbacks (the consumer closing) must not touch it.
     closed: AtomicBool,
@@ -55,6 +70,53 @@ impl Shared {
             .map(|(tp, offset)| (tp.clone(), *offset))
             .collect()
     }
+
+    /// Partitions the task resumes where it said: that is where they stand, and the next flush commits it to
+    /// the group (whatever the group had is older than the sink's own record).
+    fn resume_at(&self, offsets: &HashMap<TopicPartition, i64>) {
+        let mut positions = self.positions.lock();
+        let mut committed = self.committed.lock();
+        for (tp, offset) in offsets {
+            positions.insert(tp.clone(), *offset);
+            committed.remove(tp);
+        }
+    }
+
+    fn fail(&self, error: ConnectError) {
+        tracing::error!(connector = %self.connector, task = self.task_id, error = %error, "sink task failed in a rebalance");
+        self.failure.lock().get_or_insert(error);
+        self.wake.notify_one();
+    }
+
+    fn take_failure(&self) -> Result<(), ConnectError> {
+        self.failure.lock().take().map_or(Ok(()), Err)
+    }
+}
+
+/// The offsets `open` answered, kept to the partitions asked about (anything else is the task's mistake).
+fn resume_offsets(
+    connector: &str,
+    asked: &[TopicPartition],
+    answered: HashMap<TopicPartition, i64>,
+) -> HashMap<TopicPartition, i64> {
+    answered
+        .into_iter()
+        .filter(|(tp, offset)| {
+            let keep = asked.contains(tp) && *offset >= 0;
+            if !keep {
+                tracing::warn!(connector, topic = %tp.topic, partition = tp.partition, offset,
+                    "ignoring an offset from open for a partition not being opened (or negative)");
+            }
+            keep
+        })
+        .collect()
+}
+
+/// The runtime to block on from inside a consumer callback, when there is a multi-threaded one: callbacks run
+/// inside the consumer's poll on a runtime thread, and the task's methods are async.
+fn blocking_handle() -> Option<tokio::runtime::Handle> {
+    let handle = tokio::runtime::Handle::try_current().ok()?;
+    (handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread).then_some(handle)
 }
 
 fn offsets_list(offsets: &HashMap<TopicPartition, i64>) -> Result<TopicPartitionList, ConnectError> {
@@ -70,8 +132,10 @@ fn partitions_of(tpl: &TopicPartitionList) -> Vec<TopicPartition> {
     tpl.elements().iter().map(|e| TopicPartition { topic: e.topic().to_string(), partition: e.partition() }).collect()
 }
 
-/// The consumer's callbacks: before partitions are revoked, flush the task and commit their offsets (Kafka
-/// Connect does the same in `onPartitionsRevoked`); keep newly assigned partitions paused while paused.
+/// The consumer's rebalance callback, in place of rdkafka's default so the task's `open` can set where the
+/// assigned partitions start before they are assigned. Before partitions are revoked, the task flushes and
+/// their offsets are committed (Kafka Connect's `onPartitionsRevoked`), then they are closed; newly assigned
+/// partitions stay paused while the task is paused.
 struct SinkConsumerContext {
     shared: Arc<Shared>,
 }
@@ -79,42 +143,123 @@ struct SinkConsumerContext {
 impl ClientContext for SinkConsumerContext {}
 
 impl ConsumerContext for SinkConsumerContext {
-    fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
-        let Rebalance::Revoke(tpl) = rebalance else { return };
-        let revoked = partitions_of(tpl);
-        let offsets = self.shared.uncommitted(Some(&revoked));
-        if !offsets.is_empty() && !self.shared.closed.load(Ordering::SeqCst) {
-            self.flush_before_revoke(consumer, &offsets);
-        }
-        let mut positions = self.shared.positions.lock();
-        let mut committed = self.shared.committed.lock();
-        for tp in &revoked {
-            positions.remove(tp);
-            committed.remove(tp);
-        }
-    }
-
-    fn post_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
-        if let Rebalance::Assign(tpl) = rebalance {
-            if self.shared.paused.load(Ordering::SeqCst) {
-                if let Err(e) = consumer.pause(tpl) {
-                    tracing::warn!(connector = %self.shared.connector, error = %e, "pausing newly assigned partitions failed");
+    fn rebalance(&self, consumer: &BaseConsumer<Self>, err: RDKafkaRespErr, tpl: &mut TopicPartitionList) {
+        // As rdkafka's default: the eager protocol replaces the whole assignment, the cooperative one changes
+        // it by the partitions given.
+        let cooperative = matches!(consumer.rebalance_protocol(), RebalanceProtocol::Cooperative);
+        match err {
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => {
+                let opened = self.open_assigned(tpl);
+                let assigned = if cooperative { consumer.incremental_assign(tpl) } else { consumer.assign(tpl) };
+                if let Err(e) = assigned {
+                    self.shared.fail(kafka_error("assigning partitions", e));
                 }
+                // A task that could not open them must not get their records while it fails.
+                if self.shared.paused.load(Ordering::SeqCst) || !opened {
+                    if let Err(e) = consumer.pause(tpl) {
+                        tracing::warn!(connector = %self.shared.connector, error = %e, "pausing newly assigned partitions failed");
+                    }
+                }
+            }
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS => {
+                self.revoke(consumer, &partitions_of(tpl));
+                let unassigned = if cooperative { consumer.incremental_unassign(tpl) } else { consumer.unassign() };
+                if let Err(e) = unassigned {
+                    tracing::warn!(connector = %self.shared.connector, error = %e, "unassigning revoked partitions failed");
+                }
+            }
+            other => {
+                tracing::warn!(connector = %self.shared.connector, error = ?other, "rebalance error; dropping the assignment");
+                let _ = if cooperative { consumer.incremental_unassign(tpl) } else { consumer.unassign() };
             }
         }
     }
 }
 
 impl SinkConsumerContext {
+    /// Opens newly assigned partitions on the task and writes the offsets it answers into `tpl`, so the
+    /// consumer starts there. Without a multi-threaded runtime the run loop opens them instead (and seeks).
+    /// False when the task refused (the run loop then fails it).
+    fn open_assigned(&self, tpl: &mut TopicPartitionList) -> bool {
+        let shared = &self.shared;
+        if shared.closed.load(Ordering::SeqCst) {
+            return true;
+        }
+        let assigned = partitions_of(tpl);
+        let Some(handle) = blocking_handle() else {
+            tracing::debug!(connector = %shared.connector, "no multi-threaded runtime: opening partitions from the run loop");
+            shared.pending_open.lock().extend(assigned);
+            shared.wake.notify_one();
+            return true;
+        };
+        let answered =
+            tokio::task::block_in_place(|| handle.block_on(async { shared.task.lock().await.open(&assigned).await }));
+        let offsets = match answered {
+            Ok(answered) => resume_offsets(&shared.connector, &assigned, answered),
+            Err(e) => {
+                shared.fail(e);
+                return false;
+            }
+        };
+        for (tp, offset) in &offsets {
+            if let Err(e) = tpl.set_partition_offset(&tp.topic, tp.partition, Offset::Offset(*offset)) {
+                shared.fail(kafka_error("starting a partition where the sink task said", e));
+                return false;
+            }
+            tracing::info!(connector = %shared.connector, task = shared.task_id, topic = %tp.topic,
+                partition = tp.partition, offset, "resuming where the sink task recorded");
+        }
+        shared.resume_at(&offsets);
+        shared.opened.lock().extend(assigned);
+        true
+    }
+
+    /// Flushes and commits what was put for `revoked`, then closes them on the task and forgets them.
+    fn revoke(&self, consumer: &BaseConsumer<Self>, revoked: &[TopicPartition]) {
+        let shared = &self.shared;
+        let live = !shared.closed.load(Ordering::SeqCst);
+        let offsets = shared.uncommitted(Some(revoked));
+        if live && !offsets.is_empty() {
+            self.flush_before_revoke(consumer, &offsets);
+        }
+        // Never opened: nothing to close.
+        shared.pending_open.lock().retain(|tp| !revoked.contains(tp));
+        let to_close: Vec<TopicPartition> = {
+            let mut opened = shared.opened.lock();
+            revoked.iter().filter(|tp| opened.remove(*tp)).cloned().collect()
+        };
+        if live && !to_close.is_empty() {
+            match blocking_handle() {
+                Some(handle) => {
+                    let closed = tokio::task::block_in_place(|| {
+                        handle.block_on(async { shared.task.lock().await.close(&to_close).await })
+                    });
+                    if let Err(e) = closed {
+                        tracing::warn!(connector = %shared.connector, task = shared.task_id, error = %e,
+                            "closing revoked partitions failed");
+                    }
+                }
+                None => {
+                    shared.pending_close.lock().extend(to_close);
+                    shared.wake.notify_one();
+                }
+            }
+        }
+        let mut positions = shared.positions.lock();
+        let mut committed = shared.committed.lock();
+        for tp in revoked {
+            positions.remove(tp);
+            committed.remove(tp);
+        }
+    }
+
     fn flush_before_revoke(&self, consumer: &BaseConsumer<Self>, offsets: &HashMap<TopicPartition, i64>) {
-        // The callback runs inside the consumer's poll on a runtime thread; flushing is async, so it needs a
-        // multi-threaded runtime to block on. Without one, the records are simply redelivered to the next
-        // owner (at-least-once still holds).
-        let Ok(handle) = tokio::runtime::Handle::try_current() else { return };
-        if handle.runtime_flavor() != tokio::runtime::RuntimeFlavor::MultiThread {
+        // Without a multi-threaded runtime to block on, the records are simply redelivered to the next owner
+        // (at-least-once still holds).
+        let Some(handle) = blocking_handle() else {
             tracing::debug!(connector = %self.shared.connector, "no multi-threaded runtime: not flushing before revoke");
             return;
-        }
+        };
         let shared = &self.shared;
         tokio::task::block_in_place(|| {
             let flushed = handle.block_on(async { shared.task.lock().await.flush(offsets).await });
@@ -139,6 +284,11 @@ pub(crate) async fn run(ctx: Arc<WorkerContext>, spec: TaskSpec, task: Box<dyn S
         task: tokio::sync::Mutex::new(task),
         positions: Mutex::new(HashMap::new()),
         committed: Mutex::new(HashMap::new()),
+        opened: Mutex::new(HashSet::new()),
+        pending_open: Mutex::new(Vec::new()),
+        pending_close: Mutex::new(Vec::new()),
+        failure: Mutex::new(None),
+        wake: tokio::sync::Notify::new(),
         paused: AtomicBool::new(false),
         closed: AtomicBool::new(false),
         connector: spec.id.connector.clone(),
@@ -149,6 +299,17 @@ pub(crate) async fn run(ctx: Arc<WorkerContext>, spec: TaskSpec, task: Box<dyn S
     let result = run_task(&ctx, &spec, &shared, &mut control, &mut started, &mut consumer).await;
     shared.closed.store(true, Ordering::SeqCst);
     if started {
+        // Every partition still open (after the final flush in `run_task`), and those revoked but not yet
+        // closed by the run loop.
+        let mut to_close: Vec<TopicPartition> = shared.opened.lock().drain().collect();
+        to_close.append(&mut shared.pending_close.lock());
+        to_close.sort();
+        to_close.dedup();
+        if !to_close.is_empty() {
+            if let Err(e) = shared.task.lock().await.close(&to_close).await {
+                tracing::warn!(connector = %spec.id.connector, task = spec.id.task, error = %e, "closing partitions at stop failed");
+            }
+        }
         if let Err(e) = shared.task.lock().await.stop().await {
             tracing::warn!(connector = %spec.id.connector, task = spec.id.task, error = %e, "sink task stop failed");
         }
@@ -173,6 +334,8 @@ struct Runner<'a> {
     value_converter: Arc<dyn Converter>,
     key_class: String,
     value_class: String,
+    header_converter: HeaderConverter,
+    header_class: String,
     task_class: String,
 }
 
@@ -217,6 +380,7 @@ async fn run_task(
     let chain = Chain::from_config(config)?;
     let key_converter = crate::converters::build(config, "key.converter")?;
     let value_converter = crate::converters::build(config, "value.converter")?;
+    let header_converter = HeaderConverter::from_config(config, "header.converter")?;
 
     let mut consumer_config = client_config(ctx);
     consumer_config
@@ -248,12 +412,16 @@ async fn run_task(
         task_class: config.get("connector.class").cloned().unwrap_or_default(),
         key_converter,
         value_converter,
+        header_class: config.get("header.converter").cloned().unwrap_or_default(),
+        header_converter,
     };
     control.report(State::Running, None);
     let mut flush_timer = tokio::time::interval_at(tokio::time::Instant::now() + flush_every, flush_every);
     flush_timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
+        shared.take_failure()?;
         tokio::select! {
+            () = shared.wake.notified() => runner.open_pending().await.map(drop)?,
             changed = control.target.changed() => {
                 let target = if changed.is_err() { Target::Stop } else { control.target() };
                 match target {
@@ -262,7 +430,10 @@ async fn run_task(
                     Target::Run => runner.set_paused(false, control)?,
                 }
             }
-            _ = flush_timer.tick() => runner.flush_and_commit(control).await?,
+            _ = flush_timer.tick() => {
+                runner.open_pending().await?;
+                runner.flush_and_commit(control).await?;
+            }
             message = runner.consumer.recv() => {
                 let first = match message {
                     Ok(m) => m.detach(),
@@ -280,7 +451,14 @@ async fn run_task(
                     }
                 }
                 control.counters.add_read(batch.len() as u64);
-                runner.process(batch, control).await?;
+                // A rebalance runs inside `recv`: the task must have opened (and the consumer sought) the
+                // partitions of these records before any is put; records fetched before a seek are dropped.
+                shared.take_failure()?;
+                let sought = runner.open_pending().await?;
+                batch.retain(|m| !sought.contains(&TopicPartition { topic: m.topic().to_string(), partition: m.partition() }));
+                if !batch.is_empty() {
+                    runner.process(batch, control).await?;
+                }
             }
         }
     }
@@ -288,6 +466,42 @@ async fn run_task(
 }
 
 impl Runner<'_> {
+    /// What the rebalance callbacks left to the run loop (without a multi-threaded runtime): closes revoked
+    /// partitions, opens assigned ones and seeks those the task answered an offset for. Returns the sought
+    /// partitions, whose records already fetched come from before the seek.
+    async fn open_pending(&self) -> Result<HashSet<TopicPartition>, ConnectError> {
+        let closing = std::mem::take(&mut *self.shared.pending_close.lock());
+        if !closing.is_empty() {
+            self.shared.task.lock().await.close(&closing).await?;
+        }
+        let opening = std::mem::take(&mut *self.shared.pending_open.lock());
+        if opening.is_empty() {
+            return Ok(HashSet::new());
+        }
+        let answered = self.shared.task.lock().await.open(&opening).await?;
+        let offsets = resume_offsets(&self.spec.id.connector, &opening, answered);
+        for (tp, offset) in &offsets {
+            let consumer = self.consumer.clone();
+            let (topic, partition, offset) = (tp.topic.clone(), tp.partition, *offset);
+            tokio::task::spawn_blocking(move || {
+                consumer.seek(&topic, partition, Offset::Offset(offset), Duration::from_secs(30))
+            })
+            .await
+            .map_err(|e| ConnectError::Io(format!("seeking did not finish: {e}")))?
+            .map_err(|e| {
+                kafka_error(
+                    &format!("starting {}-{} at offset {offset}, where the sink task said", tp.topic, partition),
+                    e,
+                )
+            })?;
+            tracing::info!(connector = %self.spec.id.connector, task = self.spec.id.task, topic = %tp.topic,
+                partition, offset, "resuming where the sink task recorded");
+        }
+        self.shared.resume_at(&offsets);
+        self.shared.opened.lock().extend(opening);
+        Ok(offsets.into_keys().collect())
+    }
+
     fn set_paused(&self, paused: bool, control: &RunnerControl) -> Result<(), ConnectError> {
         self.shared.paused.store(paused, Ordering::SeqCst);
         let assignment = self.consumer.assignment().map_err(|e| kafka_error("reading the assignment", e))?;
@@ -389,6 +603,20 @@ impl Runner<'_> {
         else {
             return Ok(None);
         };
+        let header_converter = &self.header_converter;
+        let Some(headers) = self
+            .errors
+            .execute(Stage::HeaderConverter, &self.header_class, Some(original), || async {
+                let mut headers = Vec::with_capacity(original.headers.len());
+                for (k, v) in &original.headers {
+                    headers.push(header_converter.to_connect(topic, k, v.as_deref()).await?);
+                }
+                Ok(headers)
+            })
+            .await?
+        else {
+            return Ok(None);
+        };
         let record = SinkRecord {
             record: ConnectRecord {
                 topic: original.topic.clone(),
@@ -398,7 +626,7 @@ impl Runner<'_> {
                 value_schema,
                 value,
                 timestamp: original.timestamp,
-                headers: original.headers.iter().map(|(k, v)| header_value(k, v.as_deref())).collect(),
+                headers,
             },
             kafka_partition: original.partition,
             kafka_offset: original.offset,
@@ -467,18 +695,6 @@ fn original_record(message: &OwnedMessage) -> OriginalRecord {
     }
 }
 
-/// A header as a Connect value: UTF-8 text as a string, other bytes as bytes, no value as null.
-fn header_value(key: &str, bytes: Option<&[u8]>) -> Header {
-    let value = match bytes {
-        None => Value::Null,
-        Some(b) => match std::str::from_utf8(b) {
-            Ok(s) => Value::String(s.to_string()),
-            Err(_) => Value::Bytes(b.to_vec()),
-        },
-    };
-    Header { key: key.to_string(), schema: None, value }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -496,10 +712,14 @@ mod tests {
         assert!(subscription(&config(&[("topics.regex", "(")])).is_err());
     }
 
-    #[test]
-    fn headers_become_strings_or_bytes() {
-        assert_eq!(header_value("h", Some(b"x")).value, Value::String("x".into()));
-        assert_eq!(header_value("h", Some(&[0xff])).value, Value::Bytes(vec![0xff]));
-        assert_eq!(header_value("h", None).value, Value::Null);
+    #[tokio::test]
+    async fn headers_become_strings_or_bytes() {
+        use crate::data::Value;
+        // The default header converter (SimpleHeaderConverter): text stays text, other bytes stay bytes.
+        let converter = HeaderConverter::from_config(&config(&[]), "header.converter").unwrap();
+        let header = |bytes: Option<&'static [u8]>| converter.to_connect("t", "h", bytes);
+        assert_eq!(header(Some(b"x")).await.unwrap().value, Value::String("x".into()));
+        assert_eq!(header(Some(&[0xff])).await.unwrap().value, Value::Bytes(vec![0xff]));
+        assert_eq!(header(None).await.unwrap().value, Value::Null);
     }
 }

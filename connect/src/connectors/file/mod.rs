@@ -4,6 +4,7 @@
 //!
 //! - [`render`]: a value as a line.
 //! - [`sink`]: the sink task.
+//! - [`sidecar`]: the exactly-once sink's record of the durable length and offsets, `<file>.offsets`.
 //! - [`source`]: the source task, with byte-position offsets.
 
 use crate::config::{ConfigDef, ConfigKey, ConfigType, Importance, Validator, Width};
@@ -11,6 +12,7 @@ use crate::connector::{Config, Connector, ConnectorType, Plugin, SinkTask, Sourc
 use crate::error::ConnectError;
 
 mod render;
+mod sidecar;
 mod sink;
 mod source;
 
@@ -22,6 +24,20 @@ pub const SOURCE_CLASS: &str = "org.apache.kafka.connect.file.FileStreamSourceCo
 const FILE: &str = "file";
 const TOPIC: &str = "topic";
 const BATCH_SIZE: &str = "batch.size";
+const EXACTLY_ONCE: &str = "exactly.once";
+const ISOLATION_LEVEL: &str = "consumer.override.isolation.level";
+
+/// `exactly.once` as a boolean (false when absent), or what is wrong with it.
+fn exactly_once(config: &Config) -> Result<bool, String> {
+    match config.get(EXACTLY_ONCE).map(|v| v.trim().to_ascii_lowercase()) {
+        None => Ok(false),
+        Some(v) if v.is_empty() || v == "false" => Ok(false),
+        Some(v) if v == "true" => Ok(true),
+        Some(v) => Err(format!(
+            "Invalid value {v} for configuration {EXACTLY_ONCE}: Expected value to be either true or false"
+        )),
+    }
+}
 
 fn file_key(doc: &str) -> ConfigKey {
     ConfigKey::new(FILE, ConfigType::String, Importance::High, doc).optional().width(Width::Long)
@@ -63,11 +79,63 @@ impl Connector for FileStreamSinkConnector {
         ConnectorType::Sink
     }
     fn config_def(&self) -> ConfigDef {
-        ConfigDef::new().define(file_key("Destination filename. If not specified, the standard output will be used"))
+        ConfigDef::new()
+            .define(file_key("Destination filename. If not specified, the standard output will be used"))
+            .define(
+                ConfigKey::new(
+                    EXACTLY_ONCE,
+                    ConfigType::Boolean,
+                    Importance::Medium,
+                    "Write each record to the file exactly once, across crashes and restarts. The task keeps \
+                     `<file>.offsets` beside the file (its length after the last durable flush and the next offset \
+                     per partition), truncates the file back to that length when it starts (dropping lines a \
+                     killed task wrote after its last flush) and resumes reading there. Needs `file` and \
+                     `consumer.override.isolation.level=read_committed`, and runs a single task whatever \
+                     `tasks.max` says: truncating is only safe with one writer per file",
+                )
+                .default_value("false"),
+            )
+    }
+    /// Only what [`Connector::config_def`] cannot say: what exactly-once mode needs from other settings.
+    fn validate(&self, config: &Config) -> Vec<(String, String)> {
+        let Ok(true) = exactly_once(config) else { return Vec::new() };
+        let mut errors = Vec::new();
+        if target(config).is_none() {
+            errors.push((
+                FILE.into(),
+                "exactly.once=true needs a file: standard output cannot be truncated back to the last durable flush"
+                    .into(),
+            ));
+        }
+        let isolation = config.get(ISOLATION_LEVEL).map(|v| v.trim());
+        if isolation != Some("read_committed") {
+            errors.push((
+                ISOLATION_LEVEL.into(),
+                format!(
+                    "exactly.once=true needs {ISOLATION_LEVEL}=read_committed (got {}), so records of aborted \
+                     transactions never reach the file",
+                    isolation.unwrap_or("nothing")
+                ),
+            ));
+        }
+        errors
     }
     fn task_configs(&self, config: &Config, max_tasks: usize) -> Result<Vec<Config>, ConnectError> {
+        let exactly_once = exactly_once(config).map_err(|m| ConnectError::config(EXACTLY_ONCE, m))?;
+        if let Some((key, message)) = self.validate(config).into_iter().next() {
+            return Err(ConnectError::config(key, message));
+        }
+        let task: Config = config
+            .iter()
+            .filter(|(k, _)| [FILE, EXACTLY_ONCE].contains(&k.as_str()))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        if exactly_once {
+            // One writer per file: a task truncating the file back to its last durable flush would cut lines
+            // another task wrote (and committed) since.
+            return Ok(vec![task]);
+        }
         // As Kafka's: every task appends to the same file (lines of different tasks may interleave).
-        let task: Config = config.iter().filter(|(k, _)| *k == FILE).map(|(k, v)| (k.clone(), v.clone())).collect();
         Ok(vec![task; max_tasks.max(1)])
     }
 }
@@ -176,5 +244,49 @@ impl Connector for FileStreamSourceConnector {
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
         Ok(vec![task])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(pairs: &[(&str, &str)]) -> Config {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn exactly_once_needs_a_file_and_read_committed_and_runs_one_task() {
+        let sink = FileStreamSinkConnector;
+        let errors = sink.validate(&config(&[("exactly.once", "true"), ("file", "-")]));
+        let fields: Vec<&str> = errors.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(fields, [FILE, ISOLATION_LEVEL], "{errors:?}");
+        assert!(errors[1].1.contains("read_committed"), "{errors:?}");
+        let wrong = config(&[("exactly.once", "true"), ("file", "/tmp/x"), (ISOLATION_LEVEL, "read_uncommitted")]);
+        assert_eq!(sink.validate(&wrong).len(), 1);
+        assert!(sink.task_configs(&wrong, 3).is_err());
+
+        let good = config(&[("exactly.once", "TRUE"), ("file", "/tmp/x"), (ISOLATION_LEVEL, "read_committed")]);
+        assert!(sink.validate(&good).is_empty());
+        let tasks = sink.task_configs(&good, 3).unwrap();
+        assert_eq!(tasks.len(), 1, "one writer per file");
+        assert_eq!(tasks[0].get(EXACTLY_ONCE).map(String::as_str), Some("TRUE"));
+        // The default mode is Kafka's: no extra checks, a task per tasks.max.
+        assert!(sink.validate(&config(&[])).is_empty());
+        assert_eq!(sink.task_configs(&config(&[("file", "/tmp/x")]), 3).unwrap().len(), 3);
+        assert!(sink.task_configs(&config(&[("exactly.once", "maybe")]), 1).is_err());
+    }
+
+    #[test]
+    fn exactly_once_is_defined_and_checked_as_a_boolean() {
+        let infos = crate::config::to_config_infos(
+            SINK_CLASS,
+            &[&FileStreamSinkConnector.config_def()],
+            &config(&[("exactly.once", "maybe")]),
+            FileStreamSinkConnector.validate(&config(&[("exactly.once", "maybe")])),
+        );
+        let info = infos.configs.iter().find(|c| c.definition.name == EXACTLY_ONCE).expect("exactly.once defined");
+        assert_eq!(info.definition.default_value.as_deref(), Some("false"));
+        assert_eq!(infos.error_count, 1, "{:?}", info.value.errors);
     }
 }
