@@ -1,5 +1,6 @@
-//! Prometheus metrics at `GET /metrics`: each connector's and task's state, and each task's counters (records
-//! read and written, offset commits, errors, retries, dead-letter queue, sink lag) as the herder reports them.
+//! Prometheus metrics at `GET /metrics`: each connector's and task's state, each task's counters (records
+//! read and written, offset commits, errors, retries, dead-letter queue, sink lag) as the herder reports them,
+//! and how far this worker's tasks are through bounded work such as a snapshot (done and total units).
 //!
 //! Every scrape builds a fresh registry from the herder's answers, so a deleted connector's series vanish at
 //! once and the REST layer keeps no state of its own.
@@ -13,7 +14,8 @@ use prometheus::{IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncod
 
 use super::Ctx;
 use crate::error::ApiError;
-use crate::runtime::herder::{ConnectorStateInfo, State as RunState, TaskMetricsInfo};
+use crate::runtime::herder::{ConnectorStateInfo, State as RunState, TaskId, TaskMetricsInfo};
+use crate::runtime::progress::Progress;
 
 /// The content type of Prometheus' text exposition format.
 const TEXT_FORMAT: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -27,7 +29,7 @@ pub(crate) async fn metrics(State(herder): State<Ctx>) -> Response {
             statuses.push(status);
         }
     }
-    match render(&statuses, &herder.metrics()) {
+    match render(&statuses, &herder.metrics(), &herder.progress()) {
         Ok(text) => {
             let mut response = text.into_response();
             response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static(TEXT_FORMAT));
@@ -37,8 +39,12 @@ pub(crate) async fn metrics(State(herder): State<Ctx>) -> Response {
     }
 }
 
-/// The text exposition of the connectors' states and the tasks' counters.
-fn render(statuses: &[ConnectorStateInfo], tasks: &[TaskMetricsInfo]) -> Result<String, prometheus::Error> {
+/// The text exposition of the connectors' states, the tasks' counters and their progress.
+fn render(
+    statuses: &[ConnectorStateInfo],
+    tasks: &[TaskMetricsInfo],
+    progress: &[(TaskId, Progress)],
+) -> Result<String, prometheus::Error> {
     let registry = Registry::new();
     let register = |collector: Box<dyn Collector>| registry.register(collector);
 
@@ -126,6 +132,26 @@ fn render(statuses: &[ConnectorStateInfo], tasks: &[TaskMetricsInfo]) -> Result<
         }
     }
     register(Box::new(lag))?;
+
+    // The unit is a label so a dashboard can say "rows" or "records"; the total only when the task knows it.
+    let labels = ["connector", "task", "unit"];
+    let done = IntGaugeVec::new(
+        Opts::new("connect_task_progress_done", "Units of a task's bounded work (a snapshot) done so far"),
+        &labels,
+    )?;
+    let total = IntGaugeVec::new(
+        Opts::new("connect_task_progress_total", "Units of a task's bounded work in all, when the task knows"),
+        &labels,
+    )?;
+    for (id, p) in progress {
+        let values = [id.connector.as_str(), &id.task.to_string(), p.unit.as_str()];
+        done.with_label_values(&values).set(i64::try_from(p.done).unwrap_or(i64::MAX));
+        if let Some(n) = p.total {
+            total.with_label_values(&values).set(i64::try_from(n).unwrap_or(i64::MAX));
+        }
+    }
+    register(Box::new(done))?;
+    register(Box::new(total))?;
 
     TextEncoder::new().encode_to_string(&registry.gather())
 }

@@ -99,6 +99,7 @@ impl StandaloneWorker {
             client_config: config.client.clone(),
             offsets,
             status: status.clone(),
+            progress: Default::default(),
         });
         let file = config.config_file.as_deref().map(ConnectorFile::new);
         let saved = match &file {

@@ -56,6 +56,8 @@ pub struct WorkerContext {
     pub client_config: BTreeMap<String, String>,
     pub offsets: Arc<dyn OffsetStore>,
     pub status: Arc<dyn StatusListener>,
+    /// Progress reports of this worker's tasks (see [`super::progress`]).
+    pub progress: Arc<super::progress::ProgressBoard>,
 }
 
 impl std::fmt::Debug for WorkerContext {

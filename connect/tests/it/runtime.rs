@@ -64,6 +64,7 @@ fn context(broker: &TestBroker, offsets: Arc<dyn OffsetStore>, status: Arc<Statu
         client_config: BTreeMap::new(),
         offsets,
         status,
+        progress: Default::default(),
     })
 }
 

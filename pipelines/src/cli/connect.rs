@@ -8,6 +8,8 @@
 //! Stdout carries exactly one line, `sluice connect listening on http://HOST:PORT`, printed once the REST API
 //! serves and the connectors of the files exist, so scripts and tests can wait for it and learn the port chosen
 //! for `--listen HOST:0`. Logs go to stderr; `/admin/loggers` changes their levels while the worker runs.
+//! Stderr also shows how far local tasks are through bounded work (see [`super::progress_line`];
+//! `--no-progress` or `SLUICE_NO_PROGRESS=1` turns it off).
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -28,6 +30,8 @@ use sluice_connect::runtime::standalone::StandaloneWorker;
 use sluice_connect::runtime::worker_config::WorkerConfig;
 use tokio::signal::unix::{signal, SignalKind};
 use tracing_subscriber::EnvFilter;
+
+use super::progress_line::{self, Mode, ProgressArgs};
 
 /// Where the log filter can be replaced while the process runs (`/admin/loggers`).
 pub(crate) type LogReload = tracing_subscriber::reload::Handle<EnvFilter, tracing_subscriber::Registry>;
@@ -56,6 +60,8 @@ pub(crate) struct DistributedArgs {
     /// Address the REST API binds, overriding the worker's `listeners`; port 0 lets the OS pick one.
     #[arg(long, value_name = "HOST:PORT")]
     pub(crate) listen: Option<String>,
+    #[command(flatten)]
+    pub(crate) progress: ProgressArgs,
 }
 
 #[derive(Debug, Args)]
@@ -71,6 +77,8 @@ pub(crate) struct StandaloneArgs {
     /// Address the REST API binds, overriding the worker's `listeners`; port 0 lets the OS pick one.
     #[arg(long, value_name = "HOST:PORT")]
     pub(crate) listen: Option<String>,
+    #[command(flatten)]
+    pub(crate) progress: ProgressArgs,
 }
 
 /// A setting the user must fix; `main` exits with status 2 on it.
@@ -167,20 +175,25 @@ async fn standalone(args: StandaloneArgs, log_reload: Option<LogReload>) -> anyh
     }
 
     let herder: Arc<dyn Herder> = worker.clone();
-    serve_until_signal(listener, bound, herder, sigterm, sigint, worker.shutdown()).await
+    let progress = Mode::for_stderr(&args.progress);
+    serve_until_signal(listener, bound, herder, progress, sigterm, sigint, worker.shutdown()).await
 }
 
 /// Serves the REST API, prints the ready line, and waits for a signal (or a failing REST API); then runs
 /// `shutdown` (tasks stop first, committing their offsets, while the REST API still answers) and stops serving.
+/// Meanwhile stderr shows the tasks' progress in the given mode (none when `None`).
 async fn serve_until_signal(
     listener: tokio::net::TcpListener,
     bound: SocketAddr,
     herder: Arc<dyn Herder>,
+    progress: Option<Mode>,
     mut sigterm: tokio::signal::unix::Signal,
     mut sigint: tokio::signal::unix::Signal,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> anyhow::Result<ExitCode> {
     let (stop_serving, stopped) = tokio::sync::oneshot::channel::<()>();
+    let (stop_progress, progress_stopped) = tokio::sync::oneshot::channel::<()>();
+    let progress_line = progress.map(|mode| tokio::spawn(progress_line::show(herder.clone(), mode, progress_stopped)));
     let mut server = tokio::spawn(sluice_connect::rest::serve(listener, herder, async {
         let _ = stopped.await;
     }));
@@ -204,6 +217,11 @@ async fn serve_until_signal(
     match &outcome {
         Ok(signal_name) => tracing::info!(signal = signal_name, "shutting down"),
         Err(error) => tracing::error!(error = %format!("{error:#}"), "shutting down"),
+    }
+    // The line goes (cleared at a terminal) before the shutdown logs.
+    let _ = stop_progress.send(());
+    if let Some(line) = progress_line {
+        let _ = line.await;
     }
     // Tasks stop first (committing their offsets) while the REST API still answers status calls.
     shutdown.await;
@@ -240,7 +258,8 @@ async fn distributed(args: DistributedArgs, log_reload: Option<LogReload>) -> an
         _ = sigint.recv() => return Ok(stopped_while_starting("SIGINT")),
     };
     let herder: Arc<dyn Herder> = worker.clone();
-    serve_until_signal(listener, bound, herder, sigterm, sigint, worker.shutdown()).await
+    let progress = Mode::for_stderr(&args.progress);
+    serve_until_signal(listener, bound, herder, progress, sigterm, sigint, worker.shutdown()).await
 }
 
 fn stopped_while_starting(signal_name: &str) -> ExitCode {
@@ -284,6 +303,21 @@ mod tests {
             Command::Connect(ConnectArgs { command: ConnectCommand::Distributed(args) }) => {
                 assert_eq!(args.worker, PathBuf::from("w.properties"));
                 assert_eq!(args.listen.as_deref(), Some("127.0.0.1:0"));
+            }
+            other => panic!("not connect distributed: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_progress_line_can_be_turned_off_in_both_modes() {
+        assert!(!parse(&["connect", "standalone", "w.properties"]).progress.no_progress);
+        assert!(parse(&["connect", "standalone", "w.properties", "--no-progress"]).progress.no_progress);
+        let cli =
+            Cli::try_parse_from(["sluice", "connect", "distributed", "w.properties", "--no-progress"]).expect("parses");
+        match cli.command {
+            Command::Connect(ConnectArgs { command: ConnectCommand::Distributed(args) }) => {
+                assert!(args.progress.no_progress);
+                assert_eq!(Mode::for_stderr(&args.progress), None);
             }
             other => panic!("not connect distributed: {other:?}"),
         }

@@ -8,6 +8,7 @@ pub(crate) mod connect;
 pub(crate) mod consume;
 pub(crate) mod group;
 pub(crate) mod produce;
+mod progress_line;
 pub(crate) mod schema_registry;
 mod table;
 pub(crate) mod topic;

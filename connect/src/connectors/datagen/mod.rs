@@ -4,7 +4,8 @@
 //!
 //! - [`config`]: the settings, typed.
 //! - [`schema`]: shapes and field generators.
-//! - [`task`]: the source task and its offsets (`{"position": N}` per source partition `{"task": i}`).
+//! - [`task`]: the source task and its offsets (`{"position": N}` per source partition `{"task": i}`); with
+//!   `iterations` set it reports its progress towards its share ("generating orders into t", records).
 
 use crate::config::{ConfigDef, ConfigKey, ConfigType, Importance, Validator, Width};
 use crate::connector::{Config, Connector, ConnectorType, Plugin, SourceTask};

@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-use crate::connector::{Config, SourceTask, SourceTaskContext};
+use crate::connector::{Config, ProgressReporter, SourceTask, SourceTaskContext};
 use crate::data::Value;
 use crate::error::ConnectError;
 use crate::record::{ConnectRecord, Header, SourceMap, SourceRecord};
@@ -39,6 +39,9 @@ struct Running {
     position: u64,
     seed: u64,
     next_due: Instant,
+    /// With `iterations` set: what the progress reports say this task does, and its share of the records.
+    bounded: Option<(String, u64)>,
+    progress: ProgressReporter,
 }
 
 /// The source partition of task `index`.
@@ -61,6 +64,13 @@ impl Running {
 
     fn exhausted(&self) -> bool {
         self.config.iterations.is_some_and(|n| self.sequence() >= n)
+    }
+
+    /// Reports how many of its records this task has made, when it makes a fixed number.
+    fn report_progress(&self) {
+        if let Some((what, total)) = &self.bounded {
+            self.progress.report(what, "records", self.position.min(*total), Some(*total));
+        }
     }
 
     fn next_record(&mut self) -> SourceRecord {
@@ -88,6 +98,25 @@ impl Running {
     }
 }
 
+/// How many of the sequence numbers `0..iterations` task `index` of `count` makes (`index`, `index + count`, ...).
+fn task_share(iterations: u64, index: u64, count: u64) -> u64 {
+    if index >= iterations {
+        0
+    } else {
+        (iterations - index - 1) / count.max(1) + 1
+    }
+}
+
+/// What a progress report says the task does: "generating orders into t" (the quickstart, else the schema's
+/// record name).
+fn describe(config: &Config, parsed: &DatagenConfig) -> String {
+    let shape = match config.get(super::config::QUICKSTART).map(|q| q.trim()).filter(|q| !q.is_empty()) {
+        Some(quickstart) => quickstart.to_string(),
+        None => parsed.shape.value_schema.name.clone().unwrap_or_else(|| "records".to_string()),
+    };
+    format!("generating {shape} into {}", parsed.topic)
+}
+
 fn now_ms() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }
@@ -111,7 +140,19 @@ impl SourceTask for DatagenTask {
         };
         let seed = parsed.seed.unwrap_or_else(|| rand::rng().random());
         tracing::debug!(index, count, position, "datagen task starts");
-        self.state = Some(Running { config: parsed, index, count, position, seed, next_due: Instant::now() });
+        let bounded = parsed.iterations.map(|n| (describe(config, &parsed), task_share(n, index, count)));
+        let run = Running {
+            config: parsed,
+            index,
+            count,
+            position,
+            seed,
+            next_due: Instant::now(),
+            bounded,
+            progress: context.progress_reporter(),
+        };
+        run.report_progress();
+        self.state = Some(run);
         Ok(())
     }
 
@@ -129,6 +170,7 @@ impl SourceTask for DatagenTask {
             while out.len() < BATCH as usize && !run.exhausted() {
                 out.push(run.next_record());
             }
+            run.report_progress();
             return Ok(out);
         }
         let now = Instant::now();
@@ -140,7 +182,9 @@ impl SourceTask for DatagenTask {
             }
         }
         run.next_due = Instant::now() + interval;
-        Ok(vec![run.next_record()])
+        let record = run.next_record();
+        run.report_progress();
+        Ok(vec![record])
     }
 
     async fn stop(&mut self) -> Result<(), ConnectError> {
@@ -156,6 +200,7 @@ impl SourceTask for DatagenTask {
 #[cfg(test)]
 mod tests {
     use std::collections::HashMap;
+    use std::sync::Arc;
 
     use parking_lot::Mutex;
 
@@ -211,6 +256,62 @@ mod tests {
         }
         seen.sort_unstable();
         assert_eq!(seen, (0..1000).collect::<Vec<_>>());
+    }
+
+    /// Offsets as [`Offsets`], and every progress report in order.
+    #[derive(Default)]
+    struct Watching {
+        offsets: Mutex<HashMap<String, SourceMap>>,
+        reports: Arc<Mutex<Vec<Report>>>,
+    }
+
+    /// `(what, unit, done, total)`.
+    type Report = (String, String, u64, Option<u64>);
+
+    #[async_trait]
+    impl SourceTaskContext for Watching {
+        async fn offset(&self, partition: &SourceMap) -> Result<Option<SourceMap>, ConnectError> {
+            Ok(self.offsets.lock().get(&serde_json::to_string(partition).unwrap()).cloned())
+        }
+
+        fn progress_reporter(&self) -> ProgressReporter {
+            let reports = self.reports.clone();
+            ProgressReporter::new(move |what, unit, done, total| {
+                reports.lock().push((what.into(), unit.into(), done, total));
+            })
+        }
+    }
+
+    #[test]
+    fn each_task_makes_its_share_of_the_iterations() {
+        assert_eq!((0..3).map(|i| task_share(1000, i, 3)).collect::<Vec<_>>(), vec![334, 333, 333]);
+        assert_eq!((0..4).map(|i| task_share(2, i, 4)).collect::<Vec<_>>(), vec![1, 1, 0, 0]);
+        assert_eq!(task_share(0, 0, 1), 0);
+        assert_eq!(task_share(7, 0, 1), 7);
+    }
+
+    #[tokio::test]
+    async fn a_bounded_task_reports_its_progress_up_to_its_share() {
+        let ctx = Watching::default();
+        let mut task = DatagenTask::default();
+        task.start(&task_config(1, 2, 1201), &ctx).await.unwrap();
+        let made = drain(&mut task).await.len() as u64;
+        assert_eq!(made, 600);
+        let reports = ctx.reports.lock().clone();
+        let what = "generating orders into t".to_string();
+        assert_eq!(reports.first(), Some(&(what.clone(), "records".into(), 0, Some(600))), "{reports:?}");
+        assert_eq!(reports.last(), Some(&(what, "records".into(), 600, Some(600))), "{reports:?}");
+        assert!(reports.windows(2).all(|w| w[0].2 <= w[1].2), "done never goes back: {reports:?}");
+        assert!(reports.len() >= 3, "reports along the way, not only at the ends: {reports:?}");
+
+        // Without `iterations` there is no end to report progress towards.
+        let ctx = Watching::default();
+        let mut config = task_config(0, 1, 1);
+        config.remove("iterations");
+        let mut task = DatagenTask::default();
+        task.start(&config, &ctx).await.unwrap();
+        assert!(!task.poll().await.unwrap().is_empty());
+        assert!(ctx.reports.lock().is_empty());
     }
 
     #[tokio::test]

@@ -154,6 +154,7 @@ impl DistributedWorker {
             client_config: config.client.clone(),
             offsets,
             status: statuses.clone(),
+            progress: Default::default(),
         });
         let dead = Arc::new(AtomicBool::new(false));
         let revoke_wait = Duration::from_millis(config.task_shutdown_timeout_ms) + Duration::from_secs(5);
