@@ -24,14 +24,10 @@ const PREDICATES_GROUP: &str = "Predicates";
 const ERROR_GROUP: &str = "Error Handling";
 const EXACTLY_ONCE_GROUP: &str = "Exactly Once Support";
 const OFFSETS_GROUP: &str = "Offsets Topic";
+const TOPIC_CREATION_GROUP: &str = "Topic Creation";
 
 /// Header converters this runtime accepts in `header.converter` (Kafka's default is the first).
-const HEADER_CONVERTERS: &[&str] = &[
-    "org.apache.kafka.connect.storage.SimpleHeaderConverter",
-    converters::STRING_CONVERTER,
-    converters::JSON_CONVERTER,
-    converters::BYTE_ARRAY_CONVERTER,
-];
+const HEADER_CONVERTERS: &[&str] = converters::HEADER_CONVERTER_CLASSES;
 
 /// A CLASS setting must name a converter this runtime has.
 fn converter_class(value: &TypedValue) -> Result<(), String> {
@@ -47,11 +43,7 @@ fn converter_class(value: &TypedValue) -> Result<(), String> {
 
 fn header_converter_class(value: &TypedValue) -> Result<(), String> {
     let TypedValue::Class(name) = value else { return Ok(()) };
-    let known = HEADER_CONVERTERS.iter().any(|class| {
-        let simple = class.rsplit('.').next().unwrap_or(class);
-        *class == name || simple == name
-    });
-    if known {
+    if converters::resolve_header_class(name).is_some() {
         Ok(())
     } else {
         Err(format!("Class {name} could not be found; known header converters: {}", HEADER_CONVERTERS.join(", ")))
@@ -322,6 +314,21 @@ pub fn common_source_def() -> ConfigDef {
             .group(OFFSETS_GROUP, 1)
             .width(Width::Long)
             .display("Offsets topic"),
+        )
+        .define(
+            key(
+                "topic.creation.groups",
+                ConfigType::List,
+                Importance::Low,
+                "Groups of configurations for topics created by source connectors (each with \
+                 topic.creation.<group>.include/exclude/replication.factor/partitions/<topic config>); the \
+                 'default' group always exists.",
+            )
+            .default_value("")
+            .validator(Validator::custom(unique_aliases))
+            .group(TOPIC_CREATION_GROUP, 1)
+            .width(Width::Long)
+            .display("Topic Creation Groups"),
         )
 }
 

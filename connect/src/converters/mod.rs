@@ -6,6 +6,7 @@
 //!   [`ByteArrayConverter`], [`NumberConverter`] (Kafka's Short/Integer/Long/Float/Double/BooleanConverter),
 //!   [`AvroConverter`] (Connect ↔ Avro mapping in `avro_schema.rs`).
 //! - [`value_to_json`] / [`json_to_value`]: schemaless JSON renderings other modules share.
+//! - [`HeaderConverter`] (`header.rs`): `header.converter`, Kafka's SimpleHeaderConverter by default.
 
 use std::sync::Arc;
 
@@ -19,6 +20,7 @@ mod avro_schema;
 mod builder;
 mod bytes;
 mod decimal;
+mod header;
 mod json;
 mod json_schema;
 mod number;
@@ -31,6 +33,7 @@ pub use builder::{
     build, resolve_class, AVRO_CONVERTER, BYTE_ARRAY_CONVERTER, CONVERTER_CLASSES, JSON_CONVERTER, STRING_CONVERTER,
 };
 pub use bytes::ByteArrayConverter;
+pub use header::{resolve_header_class, HeaderConverter, HEADER_CONVERTER_CLASSES, SIMPLE_HEADER_CONVERTER};
 pub use json::{json_to_value, value_to_json, JsonConverter, JsonOptions};
 pub use number::{NumberConverter, NumberKind};
 pub use string::StringConverter;

@@ -1,4 +1,5 @@
-//! The source task runner: poll the task → transforms → key/value/header converters → an idempotent producer,
+//! The source task runner: poll the task → transforms → key/value/header converters → an idempotent producer
+//! (creating topics first when the connector sets `topic.creation.*`, see [`super::topic_creation`]),
 //! committing the source offsets of delivered records every `offset.flush.interval.ms` and at stop. With
 //! `exactly.once.support=required|requested` each poll batch is one transaction holding the records and their
 //! offset records (`transaction.boundary=poll`), so a restart resumes exactly after the last committed batch.
@@ -14,16 +15,17 @@ use rdkafka::util::Timeout;
 use tokio::time::Instant;
 
 use super::errors::{exception_class, kafka_error, ErrorConfig, ErrorHandler, Stage};
-use super::herder::State;
+use super::herder::{State, TaskId};
 use super::offsets::{offsets_producer_config, produce_offsets};
+use super::progress::ProgressBoard;
 use super::task::{
     apply_overrides, client_config, flush_interval, OffsetStore, RunnerControl, Target, TaskSpec, WorkerContext,
 };
-use crate::connector::{Config, SourceTask, SourceTaskContext};
-use crate::converters::Converter;
-use crate::data::Value;
+use super::topic_creation::TopicCreator;
+use crate::connector::{Config, ProgressReporter, SourceTask, SourceTaskContext};
+use crate::converters::{Converter, HeaderConverter};
 use crate::error::ConnectError;
-use crate::record::{ConnectRecord, Header, SourceMap, SourceRecord};
+use crate::record::{ConnectRecord, SourceMap, SourceRecord};
 use crate::transforms::Chain;
 
 /// How long one transaction call (init, commit, abort) may block.
@@ -46,6 +48,8 @@ pub(crate) async fn run(
             tracing::warn!(connector = %spec.id.connector, task = spec.id.task, error = %e, "source task stop failed");
         }
     }
+    // A stopped task's work is no longer under way here (a restart or another worker reports afresh).
+    ctx.progress.remove(&spec.id);
     if let Err(e) = result {
         control.report(State::Failed, Some(failure_trace(&e)));
     }
@@ -89,16 +93,26 @@ fn transactional_id(spec: &TaskSpec) -> String {
     }
 }
 
-/// What a source task can ask: its committed offsets.
+/// What a source task can ask: its committed offsets; and where its progress reports go.
 struct OffsetReader {
-    connector: String,
+    id: TaskId,
     offsets: Arc<dyn OffsetStore>,
+    progress: Arc<ProgressBoard>,
 }
 
 #[async_trait]
 impl SourceTaskContext for OffsetReader {
     async fn offset(&self, partition: &SourceMap) -> Result<Option<SourceMap>, ConnectError> {
-        self.offsets.get(&self.connector, partition).await
+        self.offsets.get(&self.id.connector, partition).await
+    }
+
+    fn progress(&self, what: &str, unit: &str, done: u64, total: Option<u64>) {
+        self.progress.report(&self.id, what, unit, done, total);
+    }
+
+    fn progress_reporter(&self) -> ProgressReporter {
+        let (id, board) = (self.id.clone(), self.progress.clone());
+        ProgressReporter::new(move |what, unit, done, total| board.report(&id, what, unit, done, total))
     }
 }
 
@@ -111,6 +125,10 @@ struct Runner<'a> {
     value_converter: Arc<dyn Converter>,
     key_class: String,
     value_class: String,
+    header_converter: HeaderConverter,
+    header_class: String,
+    /// Creates topics before their first record (`topic.creation.*`).
+    topics: TopicCreator,
     producer: FutureProducer,
     /// The offsets topic, when each batch's offsets go into its transaction.
     transactional_offsets: Option<String>,
@@ -148,6 +166,8 @@ async fn run_task(
     let chain = Chain::from_config(config)?;
     let key_converter = crate::converters::build(config, "key.converter")?;
     let value_converter = crate::converters::build(config, "value.converter")?;
+    let header_converter = HeaderConverter::from_config(config, "header.converter")?;
+    let topics = TopicCreator::new(config, client_config(ctx))?;
 
     let transactional_offsets = if eos {
         if !task.supports_exactly_once() {
@@ -185,7 +205,7 @@ async fn run_task(
             .map_err(|e| kafka_error("initialising transactions (is another worker running this task?)", e))?;
     }
 
-    let context = OffsetReader { connector: spec.id.connector.clone(), offsets: ctx.offsets.clone() };
+    let context = OffsetReader { id: spec.id.clone(), offsets: ctx.offsets.clone(), progress: ctx.progress.clone() };
     *started = true;
     task.start(&spec.task_config, &context).await?;
 
@@ -198,6 +218,9 @@ async fn run_task(
         value_class: config.get("value.converter").cloned().unwrap_or_default(),
         key_converter,
         value_converter,
+        header_class: config.get("header.converter").cloned().unwrap_or_default(),
+        header_converter,
+        topics,
         producer,
         transactional_offsets,
         pending: BTreeMap::new(),
@@ -319,6 +342,7 @@ impl Runner<'_> {
                 outgoing.push(out);
             }
         }
+        self.topics.prepare(&outgoing.iter().map(|out| out.topic.as_str()).collect::<Vec<_>>()).await?;
         let producer = &self.producer;
         let sends = outgoing.iter().map(|out| async move {
             let mut headers = OwnedHeaders::new_with_capacity(out.headers.len());
@@ -399,7 +423,20 @@ impl Runner<'_> {
         else {
             return Ok(None);
         };
-        let headers = record.headers.iter().map(|h| (h.key.clone(), header_bytes(h))).collect();
+        let header_converter = &self.header_converter;
+        let Some(headers) = self
+            .errors
+            .execute(Stage::HeaderConverter, &self.header_class, None, || async {
+                let mut headers = Vec::with_capacity(record.headers.len());
+                for h in &record.headers {
+                    headers.push((h.key.clone(), header_converter.from_connect(topic, h).await?));
+                }
+                Ok(headers)
+            })
+            .await?
+        else {
+            return Ok(None);
+        };
         Ok(Some(Outgoing {
             topic: record.topic.clone(),
             partition: record.kafka_partition,
@@ -431,17 +468,6 @@ impl Runner<'_> {
             }
         }
         task.commit().await
-    }
-}
-
-/// A header's bytes as Kafka Connect's SimpleHeaderConverter writes them: strings as UTF-8, bytes as they
-/// are, other values as their JSON text, null as no value.
-fn header_bytes(header: &Header) -> Option<Vec<u8>> {
-    match &header.value {
-        Value::Null => None,
-        Value::String(s) => Some(s.as_bytes().to_vec()),
-        Value::Bytes(b) => Some(b.clone()),
-        other => Some(crate::converters::value_to_json(other).to_string().into_bytes()),
     }
 }
 

@@ -73,6 +73,9 @@ pub struct WorkerConfig {
     pub consumer: BTreeMap<String, String>,
     /// `admin.*` with the prefix removed: for admin clients (topic creation, offsets).
     pub admin: BTreeMap<String, String>,
+    /// `topic.creation.enable`: whether source connectors may create their topics (`topic.creation.*`);
+    /// default true.
+    pub topic_creation_enable: bool,
     /// Settings that were accepted but have no effect in Sluice, with why, for a warning at start.
     pub ignored: Vec<(String, &'static str)>,
 }
@@ -101,6 +104,7 @@ impl Default for WorkerConfig {
             producer: BTreeMap::new(),
             consumer: BTreeMap::new(),
             admin: BTreeMap::new(),
+            topic_creation_enable: true,
             ignored: Vec::new(),
         }
     }
@@ -123,7 +127,6 @@ const IGNORED: &[(&str, &str)] = &[
     ("admin.listeners", "the admin endpoints are served on the main listener"),
     ("response.http.headers.config", "extra response headers are not configurable"),
     ("rest.advertised.listener", "only http is served"),
-    ("topic.creation.enable", "topic creation follows each connector's `topic.creation.*`"),
     ("exactly.once.source.support", "exactly-once follows each connector's `exactly.once.support`"),
     ("scheduled.rebalance.max.delay.ms", "not used by Sluice's distributed mode"),
     ("connect.protocol", "not used by Sluice's distributed mode"),
@@ -232,6 +235,13 @@ impl WorkerConfig {
             "status.storage.topic" => self.status_storage_topic = non_empty(value),
             "session.timeout.ms" => self.session_timeout_ms = ms(&value)?,
             "heartbeat.interval.ms" => self.heartbeat_interval_ms = ms(&value)?,
+            "topic.creation.enable" => {
+                self.topic_creation_enable = match value.trim().to_ascii_lowercase().as_str() {
+                    "true" => true,
+                    "false" => false,
+                    _ => return Err(format!("expected true or false, got {value:?}")),
+                }
+            }
             "config.storage.replication.factor"
             | "offset.storage.replication.factor"
             | "status.storage.replication.factor"
@@ -291,7 +301,8 @@ impl WorkerConfig {
 
     /// The effective config of a connector: its own settings, plus the worker's converters for each of key,
     /// value and header converter the connector does not name (with the worker's sub-settings of that
-    /// converter, as Kafka Connect configures them).
+    /// converter, as Kafka Connect configures them); and `topic.creation.enable=false` when the worker forbids
+    /// topic creation.
     pub fn connector_config_with_defaults(&self, connector: &Config) -> Config {
         let mut out = connector.clone();
         for (kind, default) in [
@@ -311,6 +322,10 @@ impl WorkerConfig {
                 }
                 out.entry(key.clone()).or_insert_with(|| value.clone());
             }
+        }
+        // Runners read it from the config they get; only the non-default is passed, as the default is true.
+        if !self.topic_creation_enable {
+            out.insert("topic.creation.enable".to_string(), "false".to_string());
         }
         out
     }
@@ -379,6 +394,7 @@ fn unknown_setting(key: &str) -> String {
         "offset.storage.topic",
         "status.storage.topic",
         "security.protocol",
+        "topic.creation.enable",
     ];
     let close = KNOWN.iter().min_by_key(|k| edit_distance(k, key)).filter(|k| edit_distance(k, key) <= 3);
     let hint = match close {
@@ -524,6 +540,20 @@ mod tests {
         assert_eq!(effective["header.converter"], DEFAULT_HEADER_CONVERTER);
         let defaults = WorkerConfig::default().connector_config_with_defaults(&Config::new());
         assert_eq!(defaults["value.converter"], DEFAULT_CONVERTER);
+    }
+
+    #[test]
+    fn topic_creation_can_be_disabled_for_every_source() {
+        let enabled = from_text("bootstrap.servers=b:1").expect("valid");
+        assert!(enabled.topic_creation_enable, "Kafka's default");
+        assert!(!enabled.connector_config_with_defaults(&Config::new()).contains_key("topic.creation.enable"));
+        let disabled = from_text("topic.creation.enable=false").expect("valid");
+        assert!(!disabled.topic_creation_enable && disabled.ignored.is_empty());
+        let connector: Config = [("topic.creation.enable".to_string(), "true".to_string())].into();
+        let effective = disabled.connector_config_with_defaults(&connector);
+        assert_eq!(effective["topic.creation.enable"], "false", "the worker's setting wins");
+        let err = from_text("topic.creation.enable=maybe").expect_err("not a boolean").to_string();
+        assert!(err.contains("topic.creation.enable") && err.contains("true or false"), "{err}");
     }
 
     #[test]

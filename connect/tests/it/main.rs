@@ -6,8 +6,12 @@ mod worker;
 
 mod converters;
 mod distributed;
+mod distributed_restart;
 mod dlq;
+mod exactly_once_sink;
 mod file_roundtrip;
 mod pipeline;
+mod progress;
 mod rest_lifecycle;
 mod runtime;
+mod topic_creation;

@@ -6,6 +6,7 @@ use crate::config::{common_sink_def, common_source_def, sink_topic_errors, to_co
 use crate::connector::{Config, ConnectorType, Plugin};
 use crate::error::ApiError;
 use crate::runtime::herder::ConfigInfos;
+use crate::runtime::topic_creation;
 
 /// What every worker checks before it stores a connector config, with Kafka's 400 messages: the config's
 /// `name` matches the one in the URL (it is filled in when absent), a connector class is named and known, and
@@ -55,7 +56,8 @@ pub(crate) fn tasks_max(config: &Config) -> Result<usize, String> {
 pub(crate) fn validate(plugin: &dyn Plugin, config: &Config) -> ConfigInfos {
     let connector = plugin.connector();
     let (common, mut extra) = match connector.connector_type() {
-        ConnectorType::Source => (common_source_def(), Vec::new()),
+        // `topic.creation.*` keys depend on the groups the config names (Kafka's enriched source config).
+        ConnectorType::Source => (common_source_def().merge(&topic_creation::config_def(config)), Vec::new()),
         ConnectorType::Sink => (common_sink_def(), sink_topic_errors(config)),
     };
     extra.extend(connector.validate(config));
