@@ -4,14 +4,18 @@
 //! `exactly.once.support=required|requested` each poll batch is one transaction holding the records and their
 //! offset records (`transaction.boundary=poll`), so a restart resumes exactly after the last committed batch.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
+use parking_lot::Mutex;
+
 use async_trait::async_trait;
+use futures::future::BoxFuture;
+use futures::FutureExt;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header as KafkaHeader, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
-use rdkafka::util::Timeout;
 use tokio::time::Instant;
 
 use super::errors::{exception_class, kafka_error, ErrorConfig, ErrorHandler, Stage};
@@ -33,6 +37,18 @@ const TRANSACTION_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// How long the runner waits before polling again after a poll returned nothing, so an idle task does not spin.
 const IDLE_POLL_BACKOFF: Duration = Duration::from_millis(100);
+
+/// Most poll batches whose deliveries may be outstanding at once (at-least-once mode). The runner polls the
+/// task again while earlier batches are still on their way to the brokers, as Kafka Connect does; waiting for
+/// each batch's acknowledgements first held one task to about one batch per `linger.ms` plus a round trip.
+const MAX_BATCHES_IN_FLIGHT: usize = 16;
+
+/// How long to wait before retrying to enqueue a record when the producer's queue is full and no earlier batch
+/// is outstanding to wait for instead (a backoff, not synchronisation).
+const QUEUE_FULL_BACKOFF: Duration = Duration::from_millis(10);
+
+/// The default of `offset.flush.timeout.ms`: how long a commit at pause or stop waits for outstanding records.
+const DEFAULT_FLUSH_TIMEOUT: Duration = Duration::from_millis(5_000);
 
 /// Runs one source task until stopped or failed; always stops the task it started.
 pub(crate) async fn run(
@@ -62,6 +78,16 @@ pub(crate) fn failure_trace(error: &ConnectError) -> String {
 
 /// Whether this connector asks for exactly-once delivery (`exactly.once.support`), and its transaction
 /// boundary (only `poll` is supported).
+/// `offset.flush.timeout.ms` from the connector config (the worker fills in its own).
+fn flush_timeout(config: &Config) -> Result<Duration, ConnectError> {
+    match config.get("offset.flush.timeout.ms") {
+        None => Ok(DEFAULT_FLUSH_TIMEOUT),
+        Some(v) => v.trim().parse::<u64>().ok().filter(|ms| *ms > 0).map(Duration::from_millis).ok_or_else(|| {
+            ConnectError::config("offset.flush.timeout.ms", format!("`{v}` is not a positive number of milliseconds"))
+        }),
+    }
+}
+
 fn exactly_once(config: &Config) -> Result<bool, ConnectError> {
     let wanted = match config.get("exactly.once.support").map(|v| v.trim()) {
         None | Some("") => false,
@@ -134,6 +160,20 @@ struct Runner<'a> {
     transactional_offsets: Option<String>,
     /// Offsets of delivered records not yet committed, by partition JSON.
     pending: BTreeMap<String, (SourceMap, SourceMap)>,
+    /// Poll batches sent but not yet all acknowledged, oldest first (at-least-once mode only: an exactly-once
+    /// batch is one transaction and completes before the next poll). In a mutex only so the runner is `Sync`
+    /// (it is borrowed across awaits); reached through `get_mut`, never locked.
+    in_flight: Mutex<VecDeque<BoxFuture<'static, Delivered>>>,
+    /// `offset.flush.timeout.ms`.
+    flush_timeout: Duration,
+}
+
+/// One poll batch once every record of it has been acknowledged or has failed.
+struct Delivered {
+    /// Each sent record's topic and delivery outcome, in poll order.
+    results: Vec<(String, Result<(), KafkaError>)>,
+    /// The batch's last source offset per source partition, by partition JSON.
+    offsets: BTreeMap<String, (SourceMap, SourceMap)>,
 }
 
 /// A record ready for the producer.
@@ -224,12 +264,15 @@ async fn run_task(
         producer,
         transactional_offsets,
         pending: BTreeMap::new(),
+        in_flight: Mutex::new(VecDeque::new()),
+        flush_timeout: flush_timeout(config)?,
     };
     let outcome = runner.run_loop(task, control, flush_every).await;
     // Delivered records keep their offsets even when the task failed, so a restart repeats as little as it
     // can; the failure stays the one reported.
+    let drained = runner.drain_in_flight(control).await;
     let committed = runner.commit_offsets(task, control).await;
-    outcome.and(committed)
+    outcome.and(drained).and(committed)
 }
 
 impl Runner<'_> {
@@ -247,6 +290,7 @@ impl Runner<'_> {
                 Target::Pause => {
                     control.report(State::Paused, None);
                     // Commit what was delivered before pausing, then wait for the herder.
+                    self.drain_in_flight(control).await?;
                     self.commit_offsets(task, control).await?;
                     let _ = control.target.changed().await;
                     continue;
@@ -254,6 +298,8 @@ impl Runner<'_> {
                 Target::Run => control.report(State::Running, None),
             }
             if self.transactional_offsets.is_none() && last_flush.elapsed() >= flush_every {
+                // Offsets of batches still in flight wait for the next commit, as in Kafka Connect.
+                self.finish_ready().await?;
                 self.commit_offsets(task, control).await?;
                 last_flush = Instant::now();
             }
@@ -267,6 +313,7 @@ impl Runner<'_> {
                 Err(e) => return Err(e),
             };
             if records.is_empty() {
+                self.finish_ready().await?;
                 tokio::select! {
                     _ = tokio::time::sleep(IDLE_POLL_BACKOFF) => {}
                     _ = control.target.changed() => {}
@@ -296,14 +343,19 @@ impl Runner<'_> {
         task: &mut dyn SourceTask,
         control: &RunnerControl,
     ) -> Result<(), ConnectError> {
-        if self.transactional_offsets.is_some() {
-            self.producer.begin_transaction().map_err(|e| kafka_error("beginning a transaction", e))?;
-        }
-        let result = self.send_records(records).await;
         let Some(topic) = self.transactional_offsets.clone() else {
-            return result.map(|batch_offsets| {
-                self.pending.extend(batch_offsets);
-            });
+            let batch = self.send_records(records).await?;
+            self.in_flight.get_mut().push_back(batch);
+            self.finish_ready().await?;
+            while self.in_flight.get_mut().len() > MAX_BATCHES_IN_FLIGHT {
+                self.finish_oldest().await?;
+            }
+            return Ok(());
+        };
+        self.producer.begin_transaction().map_err(|e| kafka_error("beginning a transaction", e))?;
+        let result = match self.send_records(records).await {
+            Ok(batch) => self.finish(batch.await).await,
+            Err(e) => Err(e),
         };
         let outcome = match result {
             Ok(batch_offsets) => {
@@ -328,23 +380,55 @@ impl Runner<'_> {
         task.commit().await
     }
 
-    /// Sends every record of a batch and waits for all deliveries; answers the batch's last offset per source
+    /// Converts a poll batch and hands its records to the producer in poll order; answers a future that
+    /// completes once every record is acknowledged or failed, carrying the batch's last offset per source
     /// partition (skipped and filtered records count as handled, as in Kafka Connect).
     async fn send_records(
         &mut self,
         records: Vec<SourceRecord>,
-    ) -> Result<BTreeMap<String, (SourceMap, SourceMap)>, ConnectError> {
+    ) -> Result<BoxFuture<'static, Delivered>, ConnectError> {
         let mut outgoing = Vec::with_capacity(records.len());
-        let mut positions = Vec::with_capacity(records.len());
+        let mut offsets = BTreeMap::new();
         for record in records {
-            positions.push((record.source_partition, record.source_offset, outgoing.len()));
+            let key = serde_json::Value::Object(record.source_partition.clone()).to_string();
+            offsets.insert(key, (record.source_partition, record.source_offset));
             if let Some(out) = self.convert(record.record).await? {
                 outgoing.push(out);
             }
         }
         self.topics.prepare(&outgoing.iter().map(|out| out.topic.as_str()).collect::<Vec<_>>()).await?;
-        let producer = &self.producer;
-        let sends = outgoing.iter().map(|out| async move {
+        let mut deliveries = Vec::with_capacity(outgoing.len());
+        for out in outgoing {
+            let delivery = self.enqueue(&out).await?;
+            deliveries.push((out.topic, delivery));
+        }
+        Ok(async move {
+            let mut results = Vec::with_capacity(deliveries.len());
+            for (topic, delivery) in deliveries {
+                let result = match delivery {
+                    Err(e) => Err(e),
+                    Ok(future) => match future.await {
+                        Ok(Ok(_)) => Ok(()),
+                        Ok(Err((e, _))) => Err(e),
+                        // The producer went away with the record unsent.
+                        Err(_) => Err(KafkaError::Canceled),
+                    },
+                };
+                results.push((topic, result));
+            }
+            Delivered { results, offsets }
+        }
+        .boxed())
+    }
+
+    /// Hands one record to the producer. While its queue is full, waits for the oldest outstanding batch (or
+    /// backs off briefly when none is outstanding) and tries again; any other refusal is that record's
+    /// delivery failure.
+    async fn enqueue(
+        &mut self,
+        out: &Outgoing,
+    ) -> Result<Result<rdkafka::producer::DeliveryFuture, KafkaError>, ConnectError> {
+        loop {
             let mut headers = OwnedHeaders::new_with_capacity(out.headers.len());
             for (key, value) in &out.headers {
                 headers = headers.insert(KafkaHeader { key, value: value.as_deref() });
@@ -362,19 +446,33 @@ impl Runner<'_> {
             if let Some(ts) = out.timestamp {
                 record = record.timestamp(ts);
             }
-            producer.send(record, Timeout::Never).await.map(|_| ()).map_err(|(e, _)| e)
-        });
-        // join_all polls in order, so records enter the producer's queue in poll order.
-        let results = futures::future::join_all(sends).await;
+            match self.producer.send_result(record) {
+                Ok(delivery) => return Ok(Ok(delivery)),
+                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => {
+                    if self.in_flight.get_mut().is_empty() {
+                        tokio::time::sleep(QUEUE_FULL_BACKOFF).await;
+                    } else {
+                        self.finish_oldest().await?;
+                    }
+                }
+                Err((e, _)) => return Ok(Err(e)),
+            }
+        }
+    }
+
+    /// Counts a completed batch: each delivered record is processed; a failed one goes to the error handler
+    /// (which fails the task unless `errors.tolerance=all`; in exactly-once mode any failure fails the batch).
+    /// Then the batch's offsets become committable.
+    async fn finish(&mut self, delivered: Delivered) -> Result<BTreeMap<String, (SourceMap, SourceMap)>, ConnectError> {
         let transactional = self.transactional_offsets.is_some();
-        for (out, result) in outgoing.iter().zip(results) {
+        for (topic, result) in delivered.results {
             match result {
                 Ok(()) => {
                     self.errors.counters().add_processed(1);
-                    self.ctx.status.topic_used(&self.spec.id.connector, &out.topic);
+                    self.ctx.status.topic_used(&self.spec.id.connector, &topic);
                 }
                 Err(e) => {
-                    let error = kafka_error(&format!("writing a record to `{}`", out.topic), e);
+                    let error = kafka_error(&format!("writing a record to `{topic}`"), e);
                     if transactional {
                         return Err(error);
                     }
@@ -384,12 +482,51 @@ impl Runner<'_> {
                 }
             }
         }
-        let mut batch = BTreeMap::new();
-        for (partition, offset, _) in positions {
-            let key = serde_json::Value::Object(partition.clone()).to_string();
-            batch.insert(key, (partition, offset));
+        Ok(delivered.offsets)
+    }
+
+    /// Waits for the oldest outstanding batch and makes its offsets committable.
+    async fn finish_oldest(&mut self) -> Result<(), ConnectError> {
+        let oldest = self.in_flight.get_mut().pop_front();
+        if let Some(batch) = oldest {
+            let offsets = self.finish(batch.await).await?;
+            self.pending.extend(offsets);
         }
-        Ok(batch)
+        Ok(())
+    }
+
+    /// Makes the offsets of every batch completed so far committable, oldest first, without waiting: a batch
+    /// counts only once every batch before it has completed, so a commit never skips an unacknowledged record.
+    async fn finish_ready(&mut self) -> Result<(), ConnectError> {
+        loop {
+            let in_flight = self.in_flight.get_mut();
+            let Some(delivered) = in_flight.front_mut().and_then(|batch| batch.now_or_never()) else { break };
+            in_flight.pop_front();
+            let offsets = self.finish(delivered).await?;
+            self.pending.extend(offsets);
+        }
+        Ok(())
+    }
+
+    /// Waits, up to `offset.flush.timeout.ms`, for every outstanding batch (before a commit at pause or stop).
+    /// Batches still outstanding then keep their offsets uncommitted: their records may be sent again after a
+    /// restart (at-least-once), never skipped.
+    async fn drain_in_flight(&mut self, control: &RunnerControl) -> Result<(), ConnectError> {
+        let deadline = Instant::now() + self.flush_timeout;
+        while !self.in_flight.get_mut().is_empty() {
+            match tokio::time::timeout_at(deadline, self.finish_oldest()).await {
+                Ok(result) => result?,
+                Err(_) => {
+                    control.counters.add_offset_commit(false);
+                    tracing::warn!(connector = %self.spec.id.connector, task = self.spec.id.task,
+                        batches = self.in_flight.get_mut().len(), timeout = ?self.flush_timeout,
+                        "records still unacknowledged after offset.flush.timeout.ms; their offsets stay uncommitted");
+                    self.in_flight.get_mut().clear();
+                    break;
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Transforms and converts one record; `None` when a transform dropped it or a tolerated error skipped it.
