@@ -19,7 +19,8 @@ use tempfile::TempDir;
 
 use crate::support::{
     encode_batch, fetch_request, fetched, init_tracing, now_ms, produce_request, read_partition,
-    record, row, topic_name, wait_until, RawClient, Row, FETCH_VERSION, PRODUCE_VERSION,
+    record, reserved_port, row, topic_name, wait_until, FETCH_VERSION, PRODUCE_VERSION, RawClient,
+    Row,
 };
 
 /// Elections, fencing and catching up on a loaded 2-core machine.
@@ -28,14 +29,6 @@ const WAIT: Duration = Duration::from_secs(30);
 const NONE: i16 = 0;
 const NOT_LEADER_OR_FOLLOWER: i16 = 6;
 const NOT_ENOUGH_REPLICAS: i16 = 19;
-
-/// A port the OS hands out now, for a controller listener the quorum setting must name before it binds.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("the OS hands out a port")
-        .port()
-}
 
 /// One cluster node: a broker (and controller) in this process, which can be stopped and started again on its
 /// data dir.
@@ -95,7 +88,7 @@ impl Node {
 async fn start_cluster() -> Vec<Node> {
     init_tracing();
     let quorum = (1..=3)
-        .map(|id| format!("{id}@127.0.0.1:{}", free_port()))
+        .map(|id| format!("{id}@127.0.0.1:{}", reserved_port()))
         .collect::<Vec<_>>()
         .join(",");
     // Each start returns once its broker is registered, which needs a quorum: start them together.

@@ -52,6 +52,35 @@ pub(crate) fn now_ms() -> i64 {
         .as_millis() as i64
 }
 
+/// A port for a listener that must be named before it binds (a controller quorum lists every node's port; a
+/// restarted broker keeps its own). Picked at random below the OS's ephemeral port range
+/// (`ip_local_port_range`), where neither a concurrent test's port-0 bind nor an outgoing connection can take
+/// it between this pick and the bind (a port-0 pick released for later use raced them and failed a test with
+/// AddrInUse), and checked free now, so concurrent picks rarely meet.
+pub(crate) fn reserved_port() -> u16 {
+    use std::hash::{BuildHasher, Hasher};
+    let ephemeral_low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|range| {
+            range
+                .split_whitespace()
+                .next()
+                .and_then(|low| low.parse::<u16>().ok())
+        })
+        .unwrap_or(32768);
+    let low = ephemeral_low.saturating_sub(12_000).max(1025);
+    let span = ephemeral_low.saturating_sub(low).max(1);
+    for attempt in 0u64..1000 {
+        let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+        hasher.write_u64(attempt);
+        let port = low + (hasher.finish() % u64::from(span)) as u16;
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port found below the ephemeral range ({low}..{ephemeral_low})")
+}
+
 /// A broker running in this process on its own temporary data dir.
 pub(crate) struct TestBroker {
     handle: Option<BrokerHandle>,

@@ -24,7 +24,7 @@ use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 
 use crate::support::{
     create_topic, decode_records, encode_batch, fetch_request, now_ms, produce_request, record,
-    wait_until, RawClient, TestBroker, FETCH_VERSION, PRODUCE_VERSION,
+    reserved_port, wait_until, FETCH_VERSION, PRODUCE_VERSION, RawClient, TestBroker,
 };
 
 const TIMEOUT: Duration = Duration::from_secs(30);
@@ -148,18 +148,9 @@ fn values_of(records: &[Record]) -> Vec<String> {
         .collect()
 }
 
-/// A port free right now, so a restarted broker can listen where its clients already point.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind port 0")
-        .local_addr()
-        .expect("local addr")
-        .port()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn idempotent_producer_writes_each_record_once_in_order_across_a_restart() {
-    let port = free_port();
+    let port = reserved_port();
     let broker = TestBroker::start(|c| c.listen = format!("127.0.0.1:{port}")).await;
     create_topic(broker.addr, "idem", 1, &[]).await;
     let producer = idempotent_producer(&broker.bootstrap());

@@ -16,20 +16,12 @@ use kafka_protocol::messages::{
 use kafka_protocol::protocol::StrBytes;
 
 use super::*;
-use crate::support::{topic_name, wait_until, RawClient, TestBroker};
-
-/// A port the OS hands out now, for a controller listener the quorum setting must name before it binds.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("the OS hands out a port")
-        .port()
-}
+use crate::support::{reserved_port, topic_name, wait_until, RawClient, TestBroker};
 
 /// Three brokers forming one cluster (every node a broker and a controller), default replication factor 2.
 async fn start_cluster() -> Vec<TestBroker> {
     let quorum = (1..=3)
-        .map(|id| format!("{id}@127.0.0.1:{}", free_port()))
+        .map(|id| format!("{id}@127.0.0.1:{}", reserved_port()))
         .collect::<Vec<_>>()
         .join(",");
     let start = |id: i32| {
