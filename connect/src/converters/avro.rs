@@ -3,13 +3,14 @@
 //! looked up by id when reading.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use async_trait::async_trait;
 use parking_lot::Mutex;
 use sluice_schema_registry::wire::{AvroSerde, SubjectNameStrategy, WireError, WriterSchema};
 
 use super::avro_schema::{from_avro, from_avro_value, to_avro_value, ToAvro};
+use super::writer_cache::WriterCache;
 use super::Converter;
 use crate::data::{Schema, SchemaType, Value};
 use crate::error::ConnectError;
@@ -32,8 +33,9 @@ pub struct AvroConverter {
     serde: AvroSerde,
     options: AvroOptions,
     http: reqwest::Client,
-    /// Writer schemas by their Avro text: parsing is the costly part and schemas are few.
-    writers: Mutex<HashMap<String, WriterSchema>>,
+    /// Writer schemas by Connect schema: building the Avro text and parsing it are the costly part, and a
+    /// stream's records share a few schemas.
+    writers: Mutex<WriterCache>,
     /// Connect schemas of writer schemas by registry id; ids never change meaning.
     readers: Mutex<HashMap<i32, Arc<Schema>>>,
 }
@@ -55,7 +57,7 @@ impl AvroConverter {
             serde: builder.build()?,
             options,
             http: reqwest::Client::new(),
-            writers: Mutex::new(HashMap::new()),
+            writers: Mutex::new(WriterCache::default()),
             readers: Mutex::new(HashMap::new()),
         })
     }
@@ -65,14 +67,15 @@ impl AvroConverter {
         Ok(ToAvro::new(self.options.connect_meta_data).schema(schema)?.to_string())
     }
 
-    fn writer(&self, text: String) -> Result<WriterSchema, ConnectError> {
-        if let Some(writer) = self.writers.lock().get(&text) {
-            return Ok(writer.clone());
+    /// The writer schema made of `schema`, built and parsed once per schema.
+    fn writer(&self, schema: &Arc<Schema>) -> Result<WriterSchema, ConnectError> {
+        if let Some(writer) = self.writers.lock().get(schema) {
+            return Ok(writer);
         }
-        let writer = WriterSchema::parse(&text).map_err(|e| {
+        let writer = WriterSchema::parse(&self.avro_schema(schema)?).map_err(|e| {
             ConnectError::Conversion(format!("the Avro schema made of the Connect schema is invalid: {e}"))
         })?;
-        self.writers.lock().insert(text, writer.clone());
+        self.writers.lock().insert(schema, writer.clone());
         Ok(writer)
     }
 
@@ -108,7 +111,27 @@ impl AvroConverter {
 
 /// A schema for a value that came without one (Confluent infers one for primitives; a struct has its own).
 fn infer(value: &Value) -> Option<Arc<Schema>> {
-    let primitive = |t| Some(Schema::primitive(t).shared());
+    // One shared Arc per type, so the writer cache finds inferred schemas by address like any other.
+    static PRIMITIVES: OnceLock<HashMap<SchemaType, Arc<Schema>>> = OnceLock::new();
+    let primitive = |t| {
+        PRIMITIVES
+            .get_or_init(|| {
+                let types = [
+                    SchemaType::Boolean,
+                    SchemaType::Int8,
+                    SchemaType::Int16,
+                    SchemaType::Int32,
+                    SchemaType::Int64,
+                    SchemaType::Float32,
+                    SchemaType::Float64,
+                    SchemaType::String,
+                    SchemaType::Bytes,
+                ];
+                types.into_iter().map(|t| (t, Schema::primitive(t).shared())).collect()
+            })
+            .get(&t)
+            .cloned()
+    };
     match value {
         Value::Boolean(_) => primitive(SchemaType::Boolean),
         Value::Int8(_) => primitive(SchemaType::Int8),
@@ -154,7 +177,7 @@ impl Converter for AvroConverter {
                 )))
             }
         };
-        let writer = self.writer(self.avro_schema(&schema)?)?;
+        let writer = self.writer(&schema)?;
         let avro = to_avro_value(&schema, value)?;
         self.serde.serialize(topic, is_key, &writer, avro).await.map(Some).map_err(wire_error)
     }

@@ -27,6 +27,7 @@ mod number;
 mod string;
 #[cfg(test)]
 mod tests;
+mod writer_cache;
 
 pub use avro::{AvroConverter, AvroOptions};
 pub use builder::{

@@ -113,3 +113,64 @@ async fn avro_converter_round_trips_through_registry_and_broker() {
     registry.shutdown().await;
     broker.stop().await;
 }
+
+/// The registry id a Confluent-framed payload names (bytes 1-4 after the magic byte).
+fn schema_id(payload: &[u8]) -> i32 {
+    i32::from_be_bytes(payload[1..5].try_into().expect("a framed payload has a 4-byte id"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn avro_converter_gives_each_schema_on_a_topic_its_own_registry_id() {
+    let broker = TestBroker::start().await;
+    let registry_config = RegistryConfig {
+        bootstrap_servers: broker.bootstrap.clone(),
+        listen: "127.0.0.1:0".to_string(),
+        write_timeout_ms: 20_000,
+        init_timeout_ms: 30_000,
+        ..RegistryConfig::default()
+    };
+    let registry = tokio::time::timeout(WAIT, SchemaRegistry::start(registry_config))
+        .await
+        .expect("the registry starts in time")
+        .expect("the registry starts");
+    let url = registry.url().to_string();
+    let writer = converters::build(&avro_config(&url), "value.converter").unwrap();
+
+    let id = || Schema::primitive(SchemaType::Int64).shared();
+    let v1 = Schema::structure(vec![("id".into(), id())]).with_name("com.example.Event").shared();
+    // A second version with an optional field (default null), which BACKWARD compatibility accepts.
+    let v2 = Schema::structure(vec![
+        ("id".into(), id()),
+        ("note".into(), Schema::primitive(SchemaType::String).optional().shared()),
+    ])
+    .with_name("com.example.Event")
+    .shared();
+    let value = |schema: &std::sync::Arc<Schema>, n: i64| {
+        let mut s = Struct::new(schema.clone());
+        s.put("id", Value::Int64(n));
+        Value::Struct(s)
+    };
+    let mut ids = Vec::new();
+    // Interleaved, and v1 once more in an Arc of its own: each record must be written with its own schema.
+    let v1_again = std::sync::Arc::new((*v1).clone());
+    for (n, schema) in [&v1, &v2, &v1, &v2, &v1_again].into_iter().enumerate() {
+        let payload = writer.from_connect("events", false, Some(schema), &value(schema, n as i64)).await.unwrap();
+        let payload = payload.expect("a struct is not a tombstone");
+        // Read back by a fresh converter, which knows nothing but the registry: the record's own schema.
+        let reader = converters::build(&avro_config(&url), "value.converter").unwrap();
+        let (read_schema, read) = reader.to_connect("events", false, Some(&payload)).await.unwrap();
+        assert_eq!(*read_schema.unwrap(), **schema, "record {n} is written with its own schema");
+        assert_eq!(read, value(schema, n as i64));
+        ids.push(schema_id(&payload));
+    }
+    assert_ne!(ids[0], ids[1], "two schemas on one topic get two registry ids: {ids:?}");
+    assert_eq!(ids, [ids[0], ids[1], ids[0], ids[1], ids[0]], "each schema keeps its id: {ids:?}");
+
+    let http = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap();
+    let versions: Vec<i32> =
+        http.get(format!("{url}/subjects/events-value/versions")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(versions, [1, 2], "both schemas are registered under the topic's subject");
+
+    registry.shutdown().await;
+    broker.stop().await;
+}
