@@ -31,6 +31,23 @@ pub(super) struct RestartRequest {
     pub(super) only_failed: bool,
 }
 
+impl RestartRequest {
+    /// One request covering both, when both arrive before a worker acts on either, so a full restart is never
+    /// narrowed by a later, smaller request (the last one alone used to win). Where the two cannot be said as one
+    /// (connector-only plus only-failed tasks) the answer restarts more, never less; Kafka Connect keeps just
+    /// the request of greater impact.
+    pub(super) fn merge(self, other: RestartRequest) -> RestartRequest {
+        RestartRequest {
+            include_tasks: self.include_tasks || other.include_tasks,
+            only_failed: self.only_failed && other.only_failed,
+        }
+    }
+}
+
+/// How many recent restart requests a connector's entry keeps; a worker that fell further behind than this
+/// merges only the newest (any of them is at least a connector restart).
+const RECENT_RESTARTS: usize = 16;
+
 /// What the config topic says about one connector.
 #[derive(Debug, Clone, PartialEq)]
 pub(super) struct ConnectorConfig {
@@ -38,9 +55,10 @@ pub(super) struct ConnectorConfig {
     pub(super) target: TargetState,
     /// The committed task configs.
     pub(super) tasks: Vec<Config>,
-    /// How many restart requests were read for it, and the last one.
+    /// How many restart requests were read for it, and the most recent ones with their sequence numbers
+    /// (1-based), so a worker can act on every request it has not handled yet.
     pub(super) restarts: u64,
-    pub(super) last_restart: Option<RestartRequest>,
+    pub(super) recent_restarts: std::collections::VecDeque<(u64, RestartRequest)>,
 }
 
 /// Everything read from the config topic so far.
@@ -82,7 +100,7 @@ impl ConfigView {
                         target,
                         tasks: Vec::new(),
                         restarts: 0,
-                        last_restart: None,
+                        recent_restarts: Default::default(),
                     });
                     entry.config = config;
                 }
@@ -124,8 +142,11 @@ impl ConfigView {
             let flag = |k: &str| value.get(k).and_then(Json::as_bool).unwrap_or(false);
             if let Some(entry) = self.connectors.get_mut(name) {
                 entry.restarts += 1;
-                entry.last_restart =
-                    Some(RestartRequest { include_tasks: flag("include-tasks"), only_failed: flag("only-failed") });
+                let request = RestartRequest { include_tasks: flag("include-tasks"), only_failed: flag("only-failed") };
+                entry.recent_restarts.push_back((entry.restarts, request));
+                if entry.recent_restarts.len() > RECENT_RESTARTS {
+                    entry.recent_restarts.pop_front();
+                }
             }
         }
     }
@@ -277,6 +298,36 @@ mod tests {
         assert_eq!(view.connectors["my-conn"].restarts, 1);
         apply(&mut view, connector_record("my-conn", None));
         assert!(view.connectors.is_empty());
+    }
+
+    #[test]
+    fn restart_requests_are_kept_with_their_sequence_and_merge_to_the_most_impactful() {
+        let mut view = ConfigView::default();
+        apply(&mut view, connector_record("c", Some(&config(&[("k", "v")]))));
+        let full = RestartRequest { include_tasks: true, only_failed: false };
+        let failed_tasks = RestartRequest { include_tasks: true, only_failed: true };
+        let connector_only = RestartRequest { include_tasks: false, only_failed: false };
+        for request in [full, failed_tasks, connector_only] {
+            apply(&mut view, restart_record("c", request));
+        }
+        let entry = &view.connectors["c"];
+        assert_eq!(entry.restarts, 3);
+        assert_eq!(
+            entry.recent_restarts.iter().copied().collect::<Vec<_>>(),
+            [(1, full), (2, failed_tasks), (3, connector_only)]
+        );
+        // A worker that handled none restarts everything; one that handled the first only what the others ask.
+        assert_eq!(entry.recent_restarts.iter().map(|(_, r)| *r).reduce(RestartRequest::merge), Some(full));
+        let after_first = entry.recent_restarts.iter().filter(|(seq, _)| *seq > 1).map(|(_, r)| *r);
+        assert_eq!(
+            after_first.reduce(RestartRequest::merge),
+            Some(RestartRequest { include_tasks: true, only_failed: false })
+        );
+        assert_eq!(failed_tasks.merge(failed_tasks), failed_tasks);
+        for _ in 0..40 {
+            apply(&mut view, restart_record("c", failed_tasks));
+        }
+        assert_eq!(view.connectors["c"].recent_restarts.len(), RECENT_RESTARTS, "bounded");
     }
 
     #[test]

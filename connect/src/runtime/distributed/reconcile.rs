@@ -133,10 +133,11 @@ impl Reconciler {
         for (name, cc) in &view.connectors {
             let handled = self.handled_restarts.entry(name.clone()).or_insert(cc.restarts);
             if cc.restarts > *handled {
-                *handled = cc.restarts;
-                if let Some(request) = cc.last_restart {
+                let unhandled = cc.recent_restarts.iter().filter(|(seq, _)| *seq > *handled).map(|(_, r)| *r);
+                if let Some(request) = unhandled.reduce(RestartRequest::merge) {
                     restarts.insert(name.clone(), request);
                 }
+                *handled = cc.restarts;
             }
         }
         self.handled_restarts.retain(|name, _| view.connectors.contains_key(name));
