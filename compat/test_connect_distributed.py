@@ -80,6 +80,28 @@ def wait_or_explain(predicate, timeout, what, workers, last):
         raise AssertionError(f"{e}\nlast observed: {last.get('seen')!r}\n{stderr_tails(workers)}") from None
 
 
+def wait_every_order(out, records, workers, last):
+    """Waits until the file holds every orderid 0..records-1 (in complete lines)."""
+    def delivered():
+        counts, torn = order_counts(out)
+        missing = [i for i in range(records) if i not in counts]
+        last["seen"] = (f"{len(counts)} distinct orderids, {len(torn)} torn lines, "
+                        f"first missing {missing[:10]} ({len(missing)} in all)")
+        return not missing
+
+    wait_or_explain(delivered, DELIVERY_TIMEOUT_S, f"every orderid 0..{records - 1} in {out}", workers, last)
+
+
+def file_summary(out, records):
+    """(counts, torn lines, orderids out of range, duplicates, a one-line summary) of the file."""
+    counts, torn = order_counts(out)
+    unexpected = sorted(i for i in counts if not 0 <= i < records)
+    duplicates = sum(n - 1 for n in counts.values())
+    summary = (f"{len(complete_lines(out))} lines: {len(counts)} distinct orderids, {duplicates} duplicates, "
+               f"{len(torn)} torn lines; out of range {unexpected[:20]}")
+    return counts, torn, unexpected, duplicates, summary
+
+
 def task_workers(worker, name, tasks, last):
     """The worker_id of each task of `name` when the connector and all `tasks` tasks are RUNNING, else None."""
     r = worker.request("GET", f"/connectors/{name}/status")
@@ -190,21 +212,10 @@ def test_three_workers_survive_a_kill_9(distributed_connect_factory, tmp_path):
     mark("tasks moved")
     failover_s = time.monotonic() - killed_at
 
-    def delivered():
-        counts, torn = order_counts(out)
-        missing = [i for i in range(RECORDS) if i not in counts]
-        last["seen"] = (f"{len(counts)} distinct orderids, {len(torn)} torn lines, "
-                        f"first missing {missing[:10]} ({len(missing)} in all)")
-        return not missing
-
-    wait_or_explain(delivered, DELIVERY_TIMEOUT_S, f"every orderid 0..{RECORDS - 1} in {out}", workers, last)
+    wait_every_order(out, RECORDS, workers, last)
     mark("all delivered")
 
-    counts, torn = order_counts(out)
-    unexpected = sorted(i for i in counts if not 0 <= i < RECORDS)
-    duplicates = sum(n - 1 for n in counts.values())
-    summary = (f"{len(complete_lines(out))} lines: {len(counts)} distinct orderids, {duplicates} duplicates, "
-               f"{len(torn)} torn lines; out of range {unexpected[:20]}")
+    counts, torn, unexpected, duplicates, summary = file_summary(out, RECORDS)
     print(f"{summary}; tasks moved {failover_s:.1f}s after the kill "
           f"(session timeout {SESSION_TIMEOUT_MS / 1000:.0f}s); gen now on {placed['gen']}, sink on {placed['sink']}")
     assert not unexpected, f"orderids outside 0..{RECORDS - 1} in the file: {summary}"
@@ -316,14 +327,7 @@ def test_exactly_once_pipeline_survives_a_kill_9(distributed_connect_factory, tm
     mark("tasks moved")
     failover_s = time.monotonic() - killed_at
 
-    def delivered():
-        counts, torn = order_counts(out)
-        missing = [i for i in range(EOS_RECORDS) if i not in counts]
-        last["seen"] = (f"{len(counts)} distinct orderids, {len(torn)} torn lines, "
-                        f"first missing {missing[:10]} ({len(missing)} in all)")
-        return not missing
-
-    wait_or_explain(delivered, DELIVERY_TIMEOUT_S, f"every orderid 0..{EOS_RECORDS - 1} in {out}", workers, last)
+    wait_every_order(out, EOS_RECORDS, workers, last)
     # Everything in the file flushed and recorded: nothing is still on its way that could add a duplicate.
     last["seen"] = "the offsets record does not cover the file yet"
     wait_or_explain(lambda: sidecar_settled(out), FLOW_TIMEOUT_S, f"{out}.offsets covers the whole file",
@@ -331,11 +335,7 @@ def test_exactly_once_pipeline_survives_a_kill_9(distributed_connect_factory, tm
     mark("all delivered")
 
     text = out.read_text(errors="replace")
-    counts, torn = order_counts(out)
-    unexpected = sorted(i for i in counts if not 0 <= i < EOS_RECORDS)
-    duplicates = sum(n - 1 for n in counts.values())
-    summary = (f"{len(complete_lines(out))} lines: {len(counts)} distinct orderids, {duplicates} duplicates, "
-               f"{len(torn)} torn lines; out of range {unexpected[:20]}")
+    counts, torn, unexpected, duplicates, summary = file_summary(out, EOS_RECORDS)
     print(f"exactly-once mode: {summary}; tasks moved {failover_s:.1f}s after the kill; "
           f"gen now on {placed['gen']}, sink on {placed['sink']}")
     assert text.endswith("\n"), f"the file ends mid-line: {text[-80:]!r}"
