@@ -34,6 +34,11 @@ use crate::transforms::Chain;
 /// Most records handed to one `put` (Kafka's `max.poll.records` default).
 const MAX_BATCH: usize = 500;
 
+/// The librdkafka setting (and our default for it, unless the worker's or the connector's settings give one)
+/// for how long a partition with a full prefetch queue waits before it is fetched again.
+const FETCH_QUEUE_BACKOFF: &str = "fetch.queue.backoff.ms";
+const FETCH_QUEUE_BACKOFF_MS: &str = "10";
+
 /// What the runner and the consumer's rebalance callbacks share.
 struct Shared {
     task: tokio::sync::Mutex<Box<dyn SinkTask>>,
@@ -388,6 +393,13 @@ async fn run_task(
         .set("enable.auto.commit", "false")
         .set("enable.auto.offset.store", "false")
         .set("auto.offset.reset", "earliest");
+    // librdkafka stops fetching a partition whose prefetch queue is full (`queued.max.messages.kbytes`) and
+    // looks again only after this backoff, 1 s by default: a task that drains the queue in less than that
+    // then idles until the next fetch (a 1 KiB-record FileStreamSink ran at 85 MB/s on 0.3 cores). Kafka's
+    // consumer fetches again as soon as there is room; a short backoff comes close at negligible cost.
+    if consumer_config.get(FETCH_QUEUE_BACKOFF).is_none() {
+        consumer_config.set(FETCH_QUEUE_BACKOFF, FETCH_QUEUE_BACKOFF_MS);
+    }
     apply_overrides(&mut consumer_config, config, "consumer.override.");
     let consumer: SinkConsumer = consumer_config
         .create_with_context(SinkConsumerContext { shared: shared.clone() })
