@@ -8,7 +8,7 @@ use sluice_connect::connector::Config;
 use sluice_connect::converters;
 use sluice_connect::data::{Schema, SchemaType, Struct, Value, DECIMAL, TIMESTAMP};
 use sluice_connect::error::ConnectError;
-use sluice_schema_registry::server::SchemaRegistry;
+use sluice_schema_registry::server::{RegistryHandle, SchemaRegistry};
 use sluice_schema_registry::RegistryConfig;
 
 use crate::support::{produce, read_topic, TestBroker, WAIT};
@@ -25,9 +25,8 @@ fn avro_config(url: &str) -> Config {
     .collect()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn avro_converter_round_trips_through_registry_and_broker() {
-    let broker = TestBroker::start().await;
+/// A schema registry over `broker`, on a port the OS picks.
+async fn start_registry(broker: &TestBroker) -> RegistryHandle {
     let registry_config = RegistryConfig {
         bootstrap_servers: broker.bootstrap.clone(),
         listen: "127.0.0.1:0".to_string(),
@@ -35,10 +34,16 @@ async fn avro_converter_round_trips_through_registry_and_broker() {
         init_timeout_ms: 30_000,
         ..RegistryConfig::default()
     };
-    let registry = tokio::time::timeout(WAIT, SchemaRegistry::start(registry_config))
+    tokio::time::timeout(WAIT, SchemaRegistry::start(registry_config))
         .await
         .expect("the registry starts in time")
-        .expect("the registry starts");
+        .expect("the registry starts")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn avro_converter_round_trips_through_registry_and_broker() {
+    let broker = TestBroker::start().await;
+    let registry = start_registry(&broker).await;
     let url = registry.url().to_string();
     let config = avro_config(&url);
     let writer = converters::build(&config, "value.converter").unwrap();
@@ -122,17 +127,7 @@ fn schema_id(payload: &[u8]) -> i32 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn avro_converter_gives_each_schema_on_a_topic_its_own_registry_id() {
     let broker = TestBroker::start().await;
-    let registry_config = RegistryConfig {
-        bootstrap_servers: broker.bootstrap.clone(),
-        listen: "127.0.0.1:0".to_string(),
-        write_timeout_ms: 20_000,
-        init_timeout_ms: 30_000,
-        ..RegistryConfig::default()
-    };
-    let registry = tokio::time::timeout(WAIT, SchemaRegistry::start(registry_config))
-        .await
-        .expect("the registry starts in time")
-        .expect("the registry starts");
+    let registry = start_registry(&broker).await;
     let url = registry.url().to_string();
     let writer = converters::build(&avro_config(&url), "value.converter").unwrap();
 

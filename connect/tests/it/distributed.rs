@@ -11,50 +11,16 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::{Headers, Message};
 use rdkafka::ClientConfig;
 use serde_json::{json, Value as Json};
-use sluice_broker::{Broker, BrokerConfig, BrokerHandle};
 use sluice_connect::runtime::distributed::DistributedWorker;
 use sluice_connect::runtime::herder::Herder;
 use sluice_connect::runtime::standalone::loggers::LogLevels;
 use sluice_connect::runtime::worker_config::WorkerConfig;
 use tempfile::TempDir;
 
-use crate::support::{init_tracing, wait_until, Rest, WAIT};
+use crate::support::{wait_until, Rest, TestBroker, WAIT};
 
 /// The workers' session timeout: how long a dead worker's tasks wait before moving.
 const SESSION_TIMEOUT_MS: u64 = 3000;
-
-/// A broker whose groups rebalance at once and accept short sessions, so failover tests run in seconds.
-pub(crate) struct FastBroker {
-    handle: Option<BrokerHandle>,
-    pub(crate) bootstrap: String,
-    _dir: TempDir,
-}
-
-impl FastBroker {
-    pub(crate) async fn start() -> FastBroker {
-        init_tracing();
-        let dir = TempDir::new().expect("create a temporary data dir");
-        let config = BrokerConfig {
-            listen: "127.0.0.1:0".to_string(),
-            data_dir: dir.path().join("data"),
-            group_initial_rebalance_delay_ms: 0,
-            group_min_session_timeout_ms: 500,
-            ..BrokerConfig::default()
-        };
-        let handle = Broker::start(config).await.expect("broker starts on a fresh data dir");
-        let bootstrap = handle.local_addr().to_string();
-        FastBroker { handle: Some(handle), bootstrap, _dir: dir }
-    }
-
-    pub(crate) async fn stop(mut self) {
-        if let Some(handle) = self.handle.take() {
-            tokio::time::timeout(Duration::from_secs(30), handle.shutdown())
-                .await
-                .expect("broker shuts down within 30 s")
-                .expect("broker shuts down cleanly");
-        }
-    }
-}
 
 /// One distributed worker with its REST API.
 pub(crate) struct Node {
@@ -180,7 +146,7 @@ fn busiest(nodes: &[Node], name: &str) -> usize {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn tasks_spread_and_move_off_a_crashed_worker_without_gaps() {
     const RECORDS: u64 = 3000;
-    let broker = FastBroker::start().await;
+    let broker = TestBroker::start_fast().await;
     let mut nodes = three_workers(&broker.bootstrap).await;
     let dir = TempDir::new().expect("temp dir");
     let out = dir.path().join("orders.txt");
@@ -312,7 +278,7 @@ fn uuid_like() -> u128 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn an_exactly_once_source_writes_each_record_once_across_a_crash() {
     const RECORDS: u64 = 1500;
-    let broker = FastBroker::start().await;
+    let broker = TestBroker::start_fast().await;
     let mut nodes = three_workers(&broker.bootstrap).await;
     let a = &nodes[0].rest;
     a.create("eos-gen", datagen("eos-orders", RECORDS, &[("exactly.once.support", "required")])).await;
@@ -370,7 +336,7 @@ pub(crate) async fn wait_connector(rest: &Rest, name: &str, state: &str, tasks: 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn any_worker_changes_a_connector_and_reads_its_own_writes() {
-    let broker = FastBroker::start().await;
+    let broker = TestBroker::start_fast().await;
     let nodes = three_workers(&broker.bootstrap).await;
     let (a, b, c) = (&nodes[0].rest, &nodes[1].rest, &nodes[2].rest);
     a.create(

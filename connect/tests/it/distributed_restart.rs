@@ -18,7 +18,7 @@ use serde_json::{json, Value as Json};
 use sluice_connect::runtime::herder::TaskId;
 use tempfile::TempDir;
 
-use crate::distributed::{three_workers, wait_connector, FastBroker, Node};
+use crate::distributed::{three_workers, wait_connector, Node};
 use crate::support::{wait_until, TestBroker, TestWorker, WAIT};
 
 /// The workers' group (`group.id` of [`Node`]) and status topic (the default `status.storage.topic`).
@@ -183,7 +183,7 @@ async fn pause_and_settle(nodes: &[Node], name: &str, tasks: usize) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_task_restart_sent_to_another_worker_restarts_the_task_on_its_owner() {
-    let broker = FastBroker::start().await;
+    let broker = TestBroker::start_fast().await;
     let nodes = three_workers(&broker.bootstrap).await;
     wait_group_settled(&broker.bootstrap, nodes.len()).await;
     let gen = json!({"connector.class": "datagen", "kafka.topic": "restarted", "quickstart": "orders",
@@ -224,7 +224,7 @@ async fn a_task_restart_sent_to_another_worker_restarts_the_task_on_its_owner() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn restarting_only_failed_tasks_restarts_them_and_nothing_else() {
-    let broker = FastBroker::start().await;
+    let broker = TestBroker::start_fast().await;
     let nodes = three_workers(&broker.bootstrap).await;
     wait_group_settled(&broker.bootstrap, nodes.len()).await;
     let (a, c) = (&nodes[0].rest, &nodes[2].rest);

@@ -18,7 +18,7 @@ use reqwest::Method;
 use serde_json::{json, Value as Json};
 use tempfile::TempDir;
 
-use crate::distributed::{three_workers, wait_connector, FastBroker};
+use crate::distributed::{three_workers, wait_connector};
 use crate::support::{produce, wait_until, Rest, TestBroker, TestWorker, WAIT};
 
 const TOPIC: &str = "eos-sink-in";
@@ -157,7 +157,7 @@ async fn wait_sink_moved(rest: &Rest, not_on: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_exactly_once_file_sink_writes_each_record_once_across_a_crash_and_a_torn_write() {
-    let broker = FastBroker::start().await;
+    let broker = TestBroker::start_fast().await;
     create_topic(&broker.bootstrap).await;
     let mut nodes = three_workers(&broker.bootstrap).await;
     let dir = TempDir::new().expect("temp dir");

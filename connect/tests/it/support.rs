@@ -37,13 +37,28 @@ pub(crate) struct TestBroker {
 
 impl TestBroker {
     pub(crate) async fn start() -> TestBroker {
+        TestBroker::start_with(|_| {}).await
+    }
+
+    /// A broker whose groups rebalance at once and accept short sessions, so failover tests run in seconds.
+    pub(crate) async fn start_fast() -> TestBroker {
+        TestBroker::start_with(|config| {
+            config.group_initial_rebalance_delay_ms = 0;
+            config.group_min_session_timeout_ms = 500;
+        })
+        .await
+    }
+
+    /// A broker with test defaults (port 0, fresh data dir), adjusted by `tweak`.
+    pub(crate) async fn start_with(tweak: impl FnOnce(&mut BrokerConfig)) -> TestBroker {
         init_tracing();
         let dir = TempDir::new().expect("create a temporary data dir");
-        let config = BrokerConfig {
+        let mut config = BrokerConfig {
             listen: "127.0.0.1:0".to_string(),
             data_dir: dir.path().join("data"),
             ..BrokerConfig::default()
         };
+        tweak(&mut config);
         let handle = Broker::start(config).await.expect("broker starts on a fresh data dir");
         let bootstrap = handle.local_addr().to_string();
         TestBroker { handle: Some(handle), bootstrap, _dir: dir }
