@@ -250,7 +250,7 @@ pub(crate) fn recover(
 
 /// The epoch changes of a closed segment, as (epoch, first offset). Epochs never decrease along a log, so when the
 /// first and last batches agree the segment holds one epoch and only those two headers are read.
-fn segment_epochs(s: &Segment) -> std::io::Result<Vec<(i32, i64)>> {
+pub(crate) fn segment_epochs(s: &Segment) -> std::io::Result<Vec<(i32, i64)>> {
     let Some(first) = read_header_at(&s.file, 0)? else {
         return Ok(Vec::new());
     };

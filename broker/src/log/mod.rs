@@ -21,6 +21,8 @@
 
 pub mod batch;
 mod checkpoint;
+#[cfg(test)]
+mod clean_shutdown_tests;
 mod cleaner;
 mod epoch;
 mod error;

@@ -1,7 +1,8 @@
 //! One segment: a log file of record batches named by its base offset, plus its in-memory indexes.
 //!
 //! Opening a segment is where recovery happens: closed segments trust their index files after checking them,
-//! the active segment is always scanned batch by batch and cut at the first torn or corrupt batch.
+//! the active segment is scanned batch by batch and cut at the first torn or corrupt batch, unless the broker
+//! shut down cleanly, when its index files are checked and trusted as a closed segment's are.
 
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::FileExt;
@@ -189,6 +190,72 @@ impl Segment {
         };
         let epochs = segment.rebuild(interval)?;
         Ok((segment, epochs))
+    }
+
+    /// Opens the active segment after a clean shutdown without scanning it: the index files written by `close`
+    /// are loaded and checked as a closed segment's are, and only the batch headers after the last index entry
+    /// (at most `index.interval.bytes` of log, give or take a batch) are read to find the segment's end, so a
+    /// restart costs the same whatever the active segment holds. Returns `None` when anything does not check
+    /// out (files missing, an index not matching the log, a header not ending exactly at the file's end): the
+    /// caller then scans, as after a crash.
+    pub(crate) fn open_active_trusted(
+        dir: &Path,
+        base_offset: i64,
+    ) -> Result<Option<(Self, Vec<(i32, i64)>)>, LogError> {
+        let (file, log_path) = Self::open_file(dir, base_offset)?;
+        let size = file.metadata()?.len();
+        if size == 0 || size > u64::from(u32::MAX) {
+            // Empty: nothing to scan. Past u32 positions: the index cannot describe it; the scan decides.
+            return Ok(None);
+        }
+        let (Ok(ib), Ok(tb)) = (
+            std::fs::read(segment_path(dir, base_offset, "index")),
+            std::fs::read(segment_path(dir, base_offset, "timeindex")),
+        ) else {
+            return Ok(None);
+        };
+        // The span is unknown until the end is found: check relative offsets against it below.
+        let Ok(mut index) = SegmentIndex::load(&ib, &tb, size, u64::from(u32::MAX) + 1) else { return Ok(None) };
+        if check_last_entry(&file, base_offset, &index).is_err() {
+            return Ok(None);
+        }
+        let from = index.offsets.last().map_or(0, |&(_, p)| u64::from(p));
+        let mut tail = Vec::new();
+        let mut pos = from;
+        while pos < size {
+            let Some(h) = read_header_at(&file, pos)? else { return Ok(None) };
+            if h.base_offset < base_offset || pos + h.size() as u64 > size {
+                return Ok(None);
+            }
+            tail.push((pos, h));
+            pos += h.size() as u64;
+        }
+        let Some(&(_, last)) = tail.last() else { return Ok(None) };
+        let next_offset = last.next_offset();
+        let span = next_offset - base_offset;
+        if index.times.last().is_some_and(|&(_, rel)| i64::from(rel) >= span) || span > i64::from(u32::MAX) {
+            return Ok(None);
+        }
+        let rel = |offset: i64| (offset - base_offset).clamp(0, i64::from(u32::MAX)) as u32;
+        // Restore the counters that decide where the next index entry goes, as a truncation does.
+        index.cut(size, rel(next_offset));
+        for (_, h) in &tail {
+            index.on_kept_batch(rel(h.base_offset), h.size() as u64, h.max_timestamp);
+        }
+        let first_append_ms = read_header_at(&file, 0)?.map(|h| h.max_timestamp);
+        let segment = Self {
+            base_offset,
+            file: Arc::new(file),
+            size,
+            next_offset,
+            index,
+            first_append_ms,
+            dirty: false,
+            log_path,
+            aborted: Vec::new(),
+        };
+        let epochs = super::epoch::segment_epochs(&segment)?;
+        Ok(Some((segment, epochs)))
     }
 
     /// Rebuilds size, next offset and indexes by scanning; truncates the file at the first bad batch. Returns the

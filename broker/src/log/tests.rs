@@ -11,7 +11,7 @@ use crate::config::topic::TimestampType as TopicTimestampType;
 use crate::config::TopicConfig;
 
 /// One producer batch of records `(key, value, timestamp)`, offsets from 0.
-fn batch_of(records: &[(Option<&str>, Option<&str>, i64)], compression: Compression) -> Vec<u8> {
+pub(super) fn batch_of(records: &[(Option<&str>, Option<&str>, i64)], compression: Compression) -> Vec<u8> {
     let records: Vec<Record> = records
         .iter()
         .enumerate()
@@ -38,7 +38,7 @@ fn batch_of(records: &[(Option<&str>, Option<&str>, i64)], compression: Compress
 }
 
 /// A batch of `n` keyed records `k<i>` = `v<tag>-<i>` with timestamp `ts`.
-fn batch(n: usize, tag: &str, ts: i64) -> Vec<u8> {
+pub(super) fn batch(n: usize, tag: &str, ts: i64) -> Vec<u8> {
     let keys: Vec<String> = (0..n).map(|i| format!("k{i}")).collect();
     let values: Vec<String> = (0..n).map(|i| format!("v{tag}-{i}")).collect();
     let recs: Vec<(Option<&str>, Option<&str>, i64)> =
@@ -46,12 +46,12 @@ fn batch(n: usize, tag: &str, ts: i64) -> Vec<u8> {
     batch_of(&recs, Compression::None)
 }
 
-fn small_segments() -> TopicConfig {
+pub(super) fn small_segments() -> TopicConfig {
     TopicConfig { segment_bytes: 300, index_interval_bytes: 100, ..TopicConfig::default() }
 }
 
 /// Every record readable from `from`, as (offset, key, value, timestamp).
-fn read_all(log: &PartitionLog, from: i64) -> Vec<(i64, Option<String>, Option<String>, i64)> {
+pub(super) fn read_all(log: &PartitionLog, from: i64) -> Vec<(i64, Option<String>, Option<String>, i64)> {
     let r = log.read(from, u32::MAX, i64::MAX).unwrap();
     let mut bytes = BytesMut::new();
     for s in &r.slices {
@@ -64,7 +64,7 @@ fn read_all(log: &PartitionLog, from: i64) -> Vec<(i64, Option<String>, Option<S
     sets.into_iter().flat_map(|set| set.records).map(|r| (r.offset, s(&r.key), s(&r.value), r.timestamp)).collect()
 }
 
-fn offsets(log: &PartitionLog, from: i64) -> Vec<i64> {
+pub(super) fn offsets(log: &PartitionLog, from: i64) -> Vec<i64> {
     read_all(log, from).into_iter().map(|r| r.0).collect()
 }
 
@@ -157,7 +157,7 @@ fn segments_roll_and_survive_restart() {
     assert_eq!(log.log_end_offset(), 41);
 }
 
-fn active_segment(dir: &std::path::Path) -> std::path::PathBuf {
+pub(super) fn active_segment(dir: &std::path::Path) -> std::path::PathBuf {
     let mut logs: Vec<_> = std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().path())

@@ -4,6 +4,7 @@
 //! atomically; its partitions live in `<data_dir>/<name>-<partition>/`, as in Kafka. In cluster mode the registry
 //! follows the controller's metadata image (`reconcile`).
 
+mod clean_shutdown;
 mod metadata_file;
 mod names;
 mod reconcile;

@@ -93,6 +93,13 @@ impl TopicRegistry {
         let dir = topics_dir(data_dir);
         std::fs::create_dir_all(&dir)
             .map_err(|source| BrokerError::DataDir { path: dir.clone(), source })?;
+        let clean_shutdown = super::clean_shutdown::take(data_dir)
+            .map_err(|source| BrokerError::DataDir { path: data_dir.to_path_buf(), source })?;
+        if clean_shutdown {
+            tracing::info!("last stop was clean: trusting the active segments' index files");
+        } else {
+            tracing::info!("no clean-shutdown marker: scanning every active segment");
+        }
         let mut topics = HashMap::new();
         let entries = std::fs::read_dir(&dir).map_err(|source| BrokerError::DataDir { path: dir.clone(), source })?;
         for entry in entries {
@@ -109,7 +116,7 @@ impl TopicRegistry {
             })?;
             let mut partitions = Vec::with_capacity(file.partitions as usize);
             for p in 0..file.partitions {
-                let log = PartitionLog::open(&partition_dir(data_dir, &file.name, p), config.clone())?;
+                let log = PartitionLog::open_with(&partition_dir(data_dir, &file.name, p), config.clone(), clean_shutdown)?;
                 partitions.push(Arc::new(log));
             }
             tracing::info!(topic = %file.name, partitions = file.partitions, "loaded topic");
@@ -336,7 +343,8 @@ impl TopicRegistry {
         Ok(())
     }
 
-    /// Flushes and closes every log (clean shutdown), a few partitions at a time: each close may fsync.
+    /// Flushes and closes every log (clean shutdown), a few partitions at a time: each close may fsync. When every
+    /// close succeeded, writes the clean-shutdown marker so the next start need not scan the active segments.
     pub fn close_all(&self) {
         let logs: Vec<(String, usize, Arc<PartitionLog>)> = self
             .list()
@@ -345,16 +353,24 @@ impl TopicRegistry {
             .collect();
         let workers = 4.min(logs.len().max(1));
         let chunk = logs.len().div_ceil(workers).max(1);
+        let failed = std::sync::atomic::AtomicBool::new(false);
         std::thread::scope(|scope| {
             for part in logs.chunks(chunk) {
+                let failed = &failed;
                 scope.spawn(move || {
                     for (topic, p, log) in part {
                         if let Err(e) = log.close() {
+                            failed.store(true, std::sync::atomic::Ordering::Relaxed);
                             tracing::error!(%topic, partition = p, error = %e, "could not close partition log");
                         }
                     }
                 });
             }
         });
+        if failed.into_inner() {
+            tracing::warn!("not every partition log closed: the next start scans every active segment");
+        } else if let Err(e) = super::clean_shutdown::mark(&self.data_dir) {
+            tracing::warn!(error = %e, "could not write the clean-shutdown marker: the next start scans every active segment");
+        }
     }
 }

@@ -165,6 +165,50 @@ async fn records_offsets_and_configs_survive_a_restart() {
     broker.stop().await;
 }
 
+/// After a clean stop the next start trusts the active segments' index files instead of scanning them; the
+/// marker that allows it must be written by the stop, consumed by the start, and never hide a torn tail.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_clean_stop_is_marked_and_the_mark_never_hides_a_torn_tail() {
+    let broker = TestBroker::start(|c| c.auto_create_topics = false).await;
+    create_topic(broker.addr, TOPIC, PARTITIONS, &[]).await;
+    let mut expected = BTreeMap::new();
+    produce_numbered(&broker, 0, 500, &mut expected).await;
+    let marker = broker.config.data_dir.join(".clean-shutdown");
+    assert!(!marker.exists(), "a running broker has no clean-shutdown marker");
+    let broker = broker
+        .restart_with(|data_dir| {
+            assert!(
+                data_dir.join(".clean-shutdown").exists(),
+                "a clean stop writes the clean-shutdown marker"
+            );
+            // Garbage after the last batch of partition 0, as a write torn by a power loss would leave.
+            let dir = data_dir.join(format!("{TOPIC}-0"));
+            let mut logs: Vec<_> = std::fs::read_dir(&dir)
+                .expect("partition 0's directory")
+                .map(|e| e.expect("directory entry").path())
+                .filter(|p| p.extension().is_some_and(|e| e == "log"))
+                .collect();
+            logs.sort();
+            let active = logs.pop().expect("partition 0 has a segment");
+            let mut file = std::fs::OpenOptions::new()
+                .append(true)
+                .open(&active)
+                .expect("open the active segment");
+            std::io::Write::write_all(&mut file, &[0xAB; 100]).expect("append garbage");
+        })
+        .await;
+    assert!(
+        !marker.exists(),
+        "the start consumed the marker, so a crash from now on reads as unclean"
+    );
+    assert_everything_there(&broker, &expected, "after a clean restart with a torn tail").await;
+    // Appends continue at the log end the start found, and index entries added after a trusted start still work.
+    produce_numbered(&broker, 500, 300, &mut expected).await;
+    let broker = broker.restart().await;
+    assert_everything_there(&broker, &expected, "after a second clean restart").await;
+    broker.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_log_start_offset_survives_a_restart() {
     let broker = TestBroker::start(|_| {}).await;

@@ -120,8 +120,14 @@ impl TestBroker {
     }
 
     /// Stops the broker cleanly and starts a new one on the same data dir and config (on a new port).
-    pub(crate) async fn restart(mut self) -> Self {
+    pub(crate) async fn restart(self) -> Self {
+        self.restart_with(|_| {}).await
+    }
+
+    /// [`TestBroker::restart`], calling `between` with the data dir while no broker runs on it.
+    pub(crate) async fn restart_with(mut self, between: impl FnOnce(&std::path::Path)) -> Self {
         self.stop_in_place().await;
+        between(&self.config.data_dir);
         let handle = Broker::start(self.config.clone())
             .await
             .expect("broker restarts on its own data dir");
