@@ -86,6 +86,9 @@ fn a_trusting_open_builds_what_a_scan_builds() {
     assert_eq!(appended.end, 80);
 }
 
+/// What a test does to the files, named.
+type Damage<'a> = (&'a str, Box<dyn Fn() + 'a>);
+
 #[test]
 fn a_torn_tail_or_damaged_index_after_a_clean_shutdown_is_scanned() {
     let dir = tempfile::tempdir().unwrap();
@@ -98,7 +101,7 @@ fn a_torn_tail_or_damaged_index_after_a_clean_shutdown_is_scanned() {
     let clean = observe(&PartitionLog::open(dir.path(), dense_index()).unwrap());
     let active = active_segment(dir.path());
     let index = active.with_extension("index");
-    let damage: [(&str, Box<dyn Fn()>); 4] = [
+    let damage: [Damage<'_>; 4] = [
         ("garbage after the last batch", Box::new(|| {
             let mut f = std::fs::OpenOptions::new().append(true).open(&active).unwrap();
             std::io::Write::write_all(&mut f, &[0xAB; 100]).unwrap();

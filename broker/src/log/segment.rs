@@ -39,6 +39,9 @@ pub(crate) struct Segment {
     pub(crate) aborted: Vec<AbortedTxn>,
 }
 
+/// Leader epoch changes seen in a segment, as (epoch, base offset of its first batch there).
+pub(crate) type EpochStarts = Vec<(i32, i64)>;
+
 /// A header read from a file, with where it starts.
 pub(crate) fn read_header_at(file: &File, position: u64) -> std::io::Result<Option<BatchHeader>> {
     let mut buf = [0u8; HEADER_LEN];
@@ -201,7 +204,7 @@ impl Segment {
     pub(crate) fn open_active_trusted(
         dir: &Path,
         base_offset: i64,
-    ) -> Result<Option<(Self, Vec<(i32, i64)>)>, LogError> {
+    ) -> Result<Option<(Self, EpochStarts)>, LogError> {
         let (file, log_path) = Self::open_file(dir, base_offset)?;
         let size = file.metadata()?.len();
         if size == 0 || size > u64::from(u32::MAX) {
