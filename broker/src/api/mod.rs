@@ -65,6 +65,9 @@ pub(crate) enum Reply {
     Frame(ResponseFrame),
     /// No response at all (Produce with acks=0).
     Nothing,
+    /// The request's effects are done (a Produce's appends) and its answer comes later (acks=all waiting for the
+    /// in-sync replicas); meanwhile the connection may serve its next Produce request.
+    Deferred(futures::future::BoxFuture<'static, Reply>),
 }
 
 /// What the connection does next.
@@ -75,6 +78,8 @@ pub(crate) enum Outcome {
     NoResponse,
     /// Close the connection, logging the reason.
     Close(String),
+    /// The answer, once ready (see [`Reply::Deferred`]).
+    Deferred(futures::future::BoxFuture<'static, Outcome>),
 }
 
 /// The core APIs: topics, produce, fetch, offsets and configs.
@@ -165,6 +170,16 @@ pub(crate) async fn handle_frame(shared: &Arc<Shared>, frame: Bytes) -> Outcome 
     // parse_request only lets known keys through.
     let header_version = ApiKey::try_from(key).map(|k| k.response_header_version(version)).unwrap_or(0);
     match reply {
+        Reply::Deferred(later) => Outcome::Deferred(Box::pin(async move {
+            finish(later.await, correlation_id, header_version, version)
+        })),
+        reply => finish(reply, correlation_id, header_version, version),
+    }
+}
+
+/// Encodes a handler's reply as the connection's next step.
+fn finish(reply: Reply, correlation_id: i32, header_version: i16, version: i16) -> Outcome {
+    match reply {
         Reply::Message(body) => encode(correlation_id, header_version, version, body),
         Reply::Frame(body) => match encode_header(correlation_id, header_version) {
             Ok(head) => {
@@ -175,6 +190,7 @@ pub(crate) async fn handle_frame(shared: &Arc<Shared>, frame: Bytes) -> Outcome 
             Err(e) => Outcome::Close(format!("cannot encode a response header: {e} (a bug)")),
         },
         Reply::Nothing => Outcome::NoResponse,
+        Reply::Deferred(_) => Outcome::Close("a deferred reply deferred again (a bug in this broker)".into()),
     }
 }
 

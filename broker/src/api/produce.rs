@@ -68,61 +68,90 @@ fn blank(partition: i32) -> PartitionProduceResponse {
     p
 }
 
-/// Cluster mode: every partition through the replica manager, all at once (one slow ISR must not hold the others
-/// back). Partitions refused with NOT_LEADER_OR_FOLLOWER name the leader (v10+, KIP-951).
+/// Cluster mode: every partition through the replica manager. The appends happen here, in request order; for
+/// acks=all the answer is the returned future, which waits for the in-sync replicas of all partitions at once (one
+/// slow ISR must not hold the others back). Partitions refused with NOT_LEADER_OR_FOLLOWER name the leader (v10+,
+/// KIP-951).
 async fn replicate_all(
-    replicas: &ReplicaManager,
+    replicas: &Arc<ReplicaManager>,
     version: i16,
     work: Vec<Work>,
     names: &[Option<Arc<Topic>>],
     acks: i16,
     timeout_ms: i32,
-) -> (Vec<(usize, PartitionProduceResponse)>, Vec<NodeEndpoint>) {
-    let appends = work.into_iter().map(|w| async move {
+) -> impl std::future::Future<Output = (Vec<(usize, PartitionProduceResponse)>, Vec<NodeEndpoint>)> + Send + 'static {
+    let mut appended = Vec::with_capacity(work.len());
+    for w in work {
         let mut p = blank(w.partition);
         let topic = names.get(w.topic).and_then(Option::as_ref);
+        let mut pending = None;
         match (w.target, topic) {
             (Err(error), _) => p.error_code = util::code(error),
             (Ok(_), None) => p.error_code = util::code(ResponseError::UnknownTopicOrPartition),
             (Ok((log, records)), Some(topic)) => {
-                match replicas.produce(&topic.name, w.partition, log, records, acks, timeout_ms).await {
-                    Ok(info) => {
+                match replicas.append(&topic.name, w.partition, log, records, acks).await {
+                    Ok((info, waiting)) => {
                         p.base_offset = info.base_offset;
                         p.log_append_time_ms = info.log_append_time;
                         p.log_start_offset = info.log_start_offset;
+                        pending = waiting;
                     }
-                    Err(e) => {
-                        p.error_code = util::code(e.code);
-                        p.error_message = Some(util::str_bytes(e.message));
-                        if e.code == ResponseError::NotLeaderOrFollower && version >= 10 {
-                            if let Some((leader, epoch)) = replicas.leader_of(&topic.name, w.partition) {
-                                p.current_leader = LeaderIdAndEpoch::default()
-                                    .with_leader_id(leader.into())
-                                    .with_leader_epoch(epoch);
-                            }
-                        }
-                    }
+                    Err(e) => refused(replicas, version, &topic.name, &mut p, e),
                 }
             }
         }
-        (w.topic, p)
-    });
-    let results = futures::future::join_all(appends).await;
-    let leaders: BTreeSet<i32> = results
-        .iter()
-        .map(|(_, p)| p.current_leader.leader_id.0)
-        // Leader ids below 0 (the default) mean "none named".
-        .filter(|&id| id >= 0)
-        .collect();
-    let endpoints = leaders
-        .into_iter()
-        .filter_map(|id| {
-            replicas.broker_address(id).map(|(host, port)| {
-                NodeEndpoint::default().with_node_id(id.into()).with_host(util::str_bytes(host)).with_port(port)
+        appended.push((w.topic, topic.map(|t| t.name.clone()), p, pending));
+    }
+    let replicas = replicas.clone();
+    async move {
+        let waits = appended.into_iter().map(|(topic, name, mut p, pending)| {
+            let replicas = &replicas;
+            async move {
+                if let (Some(pending), Some(name)) = (pending, name) {
+                    if let Err(e) = pending.wait(timeout_ms).await {
+                        p.base_offset = -1;
+                        p.log_append_time_ms = -1;
+                        p.log_start_offset = -1;
+                        refused(replicas, version, &name, &mut p, e);
+                    }
+                }
+                (topic, p)
+            }
+        });
+        let results = futures::future::join_all(waits).await;
+        let leaders: BTreeSet<i32> = results
+            .iter()
+            .map(|(_, p)| p.current_leader.leader_id.0)
+            // Leader ids below 0 (the default) mean "none named".
+            .filter(|&id| id >= 0)
+            .collect();
+        let endpoints = leaders
+            .into_iter()
+            .filter_map(|id| {
+                replicas.broker_address(id).map(|(host, port)| {
+                    NodeEndpoint::default().with_node_id(id.into()).with_host(util::str_bytes(host)).with_port(port)
+                })
             })
-        })
-        .collect();
-    (results, endpoints)
+            .collect();
+        (results, endpoints)
+    }
+}
+
+/// Fills a partition's answer for a refused append or a failed wait; NOT_LEADER_OR_FOLLOWER names the leader.
+fn refused(
+    replicas: &ReplicaManager,
+    version: i16,
+    topic: &str,
+    p: &mut PartitionProduceResponse,
+    e: crate::replica::ReplicaError,
+) {
+    p.error_code = util::code(e.code);
+    p.error_message = Some(util::str_bytes(e.message));
+    if e.code == ResponseError::NotLeaderOrFollower && version >= 10 {
+        if let Some((leader, epoch)) = replicas.leader_of(topic, p.index) {
+            p.current_leader = LeaderIdAndEpoch::default().with_leader_id(leader.into()).with_leader_epoch(epoch);
+        }
+    }
 }
 
 impl Handler for Produce {
@@ -165,18 +194,22 @@ impl Handler for Produce {
         }
 
         if let Some(replicas) = &shared.replicas {
-            let (results, endpoints) =
-                replicate_all(replicas, version, work, &names, acks, request.timeout_ms).await;
-            if acks == 0 {
-                return Reply::Nothing;
-            }
-            for (topic, p) in results {
-                response.responses[topic].partition_responses.push(p);
-            }
-            if version >= 10 {
-                response.node_endpoints = endpoints;
-            }
-            return Reply::Message(ResponseKind::Produce(response));
+            let answer = replicate_all(replicas, version, work, &names, acks, request.timeout_ms).await;
+            let finish = move |(results, endpoints): (Vec<(usize, PartitionProduceResponse)>, Vec<NodeEndpoint>)| {
+                for (topic, p) in results {
+                    response.responses[topic].partition_responses.push(p);
+                }
+                if version >= 10 {
+                    response.node_endpoints = endpoints;
+                }
+                Reply::Message(ResponseKind::Produce(response))
+            };
+            return match acks {
+                0 => Reply::Nothing,
+                // The records are in the log: the connection may append its next Produce while this one waits.
+                -1 => Reply::Deferred(Box::pin(async move { finish(answer.await) })),
+                _ => finish(answer.await),
+            };
         }
 
         // An append is a page-cache write of microseconds: handing it to the blocking pool costs more

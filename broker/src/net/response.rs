@@ -7,6 +7,7 @@ use std::os::fd::AsFd;
 
 use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncWriteExt, Interest};
+use tokio::net::tcp::OwnedWriteHalf;
 use tokio::net::TcpStream;
 
 use crate::log::FileSlice;
@@ -78,7 +79,7 @@ impl ResponseFrame {
     }
 
     /// Writes the size prefix and every chunk; encoded bytes between file ranges go out in one write.
-    pub(crate) async fn write_to(&self, stream: &mut TcpStream) -> std::io::Result<()> {
+    pub(crate) async fn write_to(&self, stream: &mut OwnedWriteHalf) -> std::io::Result<()> {
         let size = i32::try_from(self.len).map_err(|_| std::io::Error::other("response frame over 2 GiB"))?;
         let mut pending = BytesMut::with_capacity(64);
         pending.extend_from_slice(&size.to_be_bytes());
@@ -95,7 +96,7 @@ impl ResponseFrame {
                         stream.write_all(&pending).await?;
                         pending.clear();
                     }
-                    send_file(stream, slice).await?;
+                    send_file(stream.as_ref(), slice).await?;
                 }
             }
         }

@@ -29,6 +29,8 @@ pub(crate) mod testing;
 mod tests;
 mod truncation;
 
+pub use produce::PendingAcks;
+
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -201,6 +203,19 @@ impl ReplicaManager {
         timeout_ms: i32,
     ) -> Result<AppendInfo, ReplicaError> {
         produce::produce(self, topic, partition, log, records, acks, timeout_ms).await
+    }
+
+    /// The first half of [`ReplicaManager::produce`]: the checks and the append. For acks=all it also returns
+    /// what to wait on, so a connection can append its next Produce request while this one's replicas catch up.
+    pub async fn append(
+        &self,
+        topic: &str,
+        partition: i32,
+        log: Arc<PartitionLog>,
+        records: Bytes,
+        acks: i16,
+    ) -> Result<(AppendInfo, Option<PendingAcks>), ReplicaError> {
+        produce::append(self, topic, partition, log, records, acks).await
     }
 
     /// Records a follower's fetch (Fetch with a replica id) of `topic`/`partition` at `fetch_offset`: checks this

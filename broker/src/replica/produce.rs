@@ -12,6 +12,17 @@ use super::{ReplicaError, ReplicaManager};
 use crate::log::{AppendInfo, PartitionLog};
 use crate::maintenance::now_ms;
 
+/// An acks=all append that is in the log and waits for the in-sync replicas: what
+/// [`ReplicaManager::append`] hands back so the wait can overlap later appends.
+pub struct PendingAcks {
+    log: Arc<PartitionLog>,
+    replica: Arc<Replica>,
+    info: AppendInfo,
+    epoch: i32,
+    leading: tokio::sync::watch::Receiver<Option<i32>>,
+    min_isr: usize,
+}
+
 /// See [`ReplicaManager::produce`].
 pub(super) async fn produce(
     manager: &ReplicaManager,
@@ -22,6 +33,21 @@ pub(super) async fn produce(
     acks: i16,
     timeout_ms: i32,
 ) -> Result<AppendInfo, ReplicaError> {
+    match append(manager, topic, partition, log, records, acks).await? {
+        (info, None) => Ok(info),
+        (_, Some(pending)) => pending.wait(timeout_ms).await,
+    }
+}
+
+/// See [`ReplicaManager::append`].
+pub(super) async fn append(
+    manager: &ReplicaManager,
+    topic: &str,
+    partition: i32,
+    log: Arc<PartitionLog>,
+    records: Bytes,
+    acks: i16,
+) -> Result<(AppendInfo, Option<PendingAcks>), ReplicaError> {
     let not_leader =
         || ReplicaError::new(ResponseError::NotLeaderOrFollower, "this broker does not lead the partition");
     let replica = manager.replica(topic, partition).ok_or_else(|| {
@@ -32,7 +58,7 @@ pub(super) async fn produce(
     if !Arc::ptr_eq(&replica.log, &log) {
         return Err(not_leader());
     }
-    let mut leading = replica.subscribe_leading();
+    let leading = replica.subscribe_leading();
     let min_isr = if acks == -1 { log.config().min_insync_replicas.max(1) as usize } else { 0 };
     let lag_max = manager.settings.lag_max;
     let (info, epoch) = if log.may_sync_on_append() {
@@ -47,32 +73,43 @@ pub(super) async fn produce(
     // Alone in the ISR, the leader's own append is what moves the high watermark.
     replica.advance_high_watermark();
     if acks != -1 {
-        return Ok(info);
+        return Ok((info, None));
     }
-    let wait = Duration::from_millis(timeout_ms.max(0) as u64);
-    let reached = tokio::select! {
-        reached = log.wait_for_high_watermark(info.last_offset + 1, wait) => reached,
-        () = lost_leadership(&mut leading, epoch) => {
+    Ok((info, Some(PendingAcks { log, replica, info, epoch, leading, min_isr })))
+}
+
+impl PendingAcks {
+    /// Waits up to `timeout_ms` until the high watermark passes the appended batches; fails if leadership moves
+    /// first or the ISR shrank below `min.insync.replicas` meanwhile.
+    pub async fn wait(mut self, timeout_ms: i32) -> Result<AppendInfo, ReplicaError> {
+        let wait = Duration::from_millis(timeout_ms.max(0) as u64);
+        let reached = tokio::select! {
+            reached = self.log.wait_for_high_watermark(self.info.last_offset + 1, wait) => reached,
+            () = lost_leadership(&mut self.leading, self.epoch) => {
+                return Err(ReplicaError::new(
+                    ResponseError::NotLeaderOrFollower,
+                    "leadership moved before every in-sync replica had the records",
+                ));
+            }
+        };
+        if !reached {
             return Err(ReplicaError::new(
-                ResponseError::NotLeaderOrFollower,
-                "leadership moved before every in-sync replica had the records",
+                ResponseError::RequestTimedOut,
+                format!("the in-sync replicas did not all get the records within {timeout_ms} ms"),
             ));
         }
-    };
-    if !reached {
-        return Err(ReplicaError::new(
-            ResponseError::RequestTimedOut,
-            format!("the in-sync replicas did not all get the records within {timeout_ms} ms"),
-        ));
+        let isr = self.replica.isr_len();
+        if isr < self.min_isr {
+            return Err(ReplicaError::new(
+                ResponseError::NotEnoughReplicasAfterAppend,
+                format!(
+                    "the records are written but the ISR shrank to {isr}, below min.insync.replicas {}",
+                    self.min_isr
+                ),
+            ));
+        }
+        Ok(self.info)
     }
-    let isr = replica.isr_len();
-    if isr < min_isr {
-        return Err(ReplicaError::new(
-            ResponseError::NotEnoughReplicasAfterAppend,
-            format!("the records are written but the ISR shrank to {isr}, below min.insync.replicas {min_isr}"),
-        ));
-    }
-    Ok(info)
 }
 
 /// Appends under the role lock so leadership cannot change halfway; checks `min_isr` live ISR members first

@@ -29,6 +29,7 @@ const WAIT: Duration = Duration::from_secs(30);
 const NONE: i16 = 0;
 const NOT_LEADER_OR_FOLLOWER: i16 = 6;
 const NOT_ENOUGH_REPLICAS: i16 = 19;
+const NOT_ENOUGH_REPLICAS_AFTER_APPEND: i16 = 20;
 
 /// One cluster node: a broker (and controller) in this process, which can be stopped and started again on its
 /// data dir.
@@ -375,5 +376,93 @@ async fn a_stopped_follower_leaves_the_isr_and_rejoins_after_catching_up() {
         .await
         .expect("read from the leader");
     assert_eq!(read.iter().map(row).collect::<Vec<_>>(), produced);
+    stop_all(nodes).await;
+}
+
+/// Writes an acks=all Produce of one record with `value` to partition 0 of "piped"; its correlation id.
+async fn send_value(client: &mut RawClient, value: &str) -> i32 {
+    let batch = encode_batch(&[record(None, Some(value.as_bytes()), now_ms())]);
+    client
+        .send_only(PRODUCE_VERSION, &produce_request("piped", 0, -1, batch))
+        .await
+        .expect("send Produce")
+}
+
+/// A connection's acks=all Produce requests overlap: each is appended as soon as it is read, while earlier ones
+/// wait for the in-sync replicas, and the answers still come in request order, as does a Metadata answer sent
+/// behind them. Kafka instead reads nothing more from the connection until the first answer is out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn pipelined_acks_all_produces_overlap_and_answer_in_order() {
+    let mut nodes = start_cluster().await;
+    create_replicated(addr(&nodes, 1), "piped", &[("min.insync.replicas", "3")]).await;
+    let leader = wait_for_leader(addr(&nodes, 1), "piped", -1, |isr| isr.len() == 3).await;
+    produce_accepted(addr(&nodes, leader), "piped", &values(0, 1)).await;
+    let mut client = RawClient::connect(addr(&nodes, leader))
+        .await
+        .expect("connect");
+    let answer = |p: &ProduceResponse| {
+        let p = &p.responses[0].partition_responses[0];
+        (p.error_code, p.base_offset)
+    };
+
+    // Healthy ISR: fifty requests written back to back all succeed, in order.
+    let mut sent = Vec::new();
+    for i in 0..50 {
+        sent.push(send_value(&mut client, &format!("healthy-{i}")).await);
+    }
+    let mut last = 0;
+    for (i, id) in sent.into_iter().enumerate() {
+        let response = client
+            .receive::<kafka_protocol::messages::ProduceRequest>(PRODUCE_VERSION, id)
+            .await
+            .expect("answers come in request order");
+        let (code, base) = answer(&response);
+        assert_eq!(code, NONE, "request {i}");
+        assert!(base > last, "request {i} appended after the one before: {base} <= {last}");
+        last = base;
+    }
+
+    // A follower stops. Its ISR entry stays until it is fenced (seconds), so acks=all cannot complete meanwhile.
+    let follower = (1..=3).find(|&id| id != leader).expect("a follower");
+    nodes[(follower - 1) as usize].stop().await;
+    let first = send_value(&mut client, "waits-1").await;
+    let second = send_value(&mut client, "waits-2").await;
+    let metadata = client
+        .send_only(
+            12,
+            &MetadataRequest::default().with_topics(Some(vec![
+                MetadataRequestTopic::default().with_name(Some(topic_name("piped"))),
+            ])),
+        )
+        .await
+        .expect("send Metadata");
+    let first = client
+        .receive::<kafka_protocol::messages::ProduceRequest>(PRODUCE_VERSION, first)
+        .await
+        .expect("the first answer");
+    let second = client
+        .receive::<kafka_protocol::messages::ProduceRequest>(PRODUCE_VERSION, second)
+        .await
+        .expect("the second answer, after the first");
+    client
+        .receive::<MetadataRequest>(12, metadata)
+        .await
+        .expect("the Metadata answer, after both");
+    // Both were appended before the ISR shrank: both learn it only after their append. Served one at a time,
+    // the second would have been refused before appending (NOT_ENOUGH_REPLICAS) once the first was answered.
+    let (first, second) = (answer(&first), answer(&second));
+    assert_eq!(
+        (first.0, second.0),
+        (NOT_ENOUGH_REPLICAS_AFTER_APPEND, NOT_ENOUGH_REPLICAS_AFTER_APPEND),
+        "answers: {first:?}, {second:?}"
+    );
+    let mut at_leader = RawClient::connect(addr(&nodes, leader))
+        .await
+        .expect("connect");
+    let read = read_partition(&mut at_leader, "piped", 0, last + 1)
+        .await
+        .expect("read from the leader");
+    let values: Vec<_> = read.iter().filter_map(|r| r.value.clone()).collect();
+    assert_eq!(values, vec!["waits-1".as_bytes(), "waits-2".as_bytes()]);
     stop_all(nodes).await;
 }
