@@ -2,7 +2,8 @@
 
 Input: a directory of limit-*.json (dd, loopback) and <target>-<workload>.json files written by
 `sluice bench ... --json`, where <target> is `sluice` or `other`. The targets checked are the ones in
-bench/README.md.
+bench/README.md. A workload that failed on the other cluster has {"run_failed": true, "error": ...} in its file
+(bench/run writes it) and shows as FAILED with its reason.
 """
 
 import argparse
@@ -27,6 +28,7 @@ def main() -> int:
     ap.add_argument("--sluice-version", default="")
     ap.add_argument("--git", default="")
     ap.add_argument("--other", default=None)
+    ap.add_argument("--other-name", default=None, help="what the other cluster is, e.g. 'tansu 0.6.0 (sqlite)'")
     ap.add_argument("--quick", action="store_true")
     args = ap.parse_args()
 
@@ -41,7 +43,7 @@ def main() -> int:
 
     def mbps(target, workload):
         r = runs[target].get(workload)
-        return r and r["mb_per_sec"]
+        return r and r.get("mb_per_sec")
 
     def p99(target, workload):
         r = runs[target].get(workload)
@@ -73,6 +75,7 @@ def main() -> int:
         "git": args.git,
         "quick": args.quick,
         "other_bootstrap": args.other,
+        **({"other_name": args.other_name} if args.other_name else {}),
         "limits": limits,
         "sluice": runs["sluice"],
         "other": runs["other"] or None,
@@ -83,7 +86,7 @@ def main() -> int:
         json.dump(summary, f, indent=2)
         f.write("\n")
 
-    print_table(limits, runs, targets, args.other is not None)
+    print_table(limits, runs, targets, args.other is not None, args.other_name)
     return 0
 
 
@@ -91,8 +94,11 @@ def fmt(x, digits=0):
     return "-" if x is None else f"{x:,.{digits}f}"
 
 
-def print_table(limits, runs, targets, with_other):
+def print_table(limits, runs, targets, with_other, other_name=None):
     print()
+    if other_name:
+        print(f"OTHER: {other_name}")
+        print()
     print("LIMITS")
     for key, label in [("write", "disk write, page cache (dd, no sync)"),
                        ("write_fdatasync", "disk write, fdatasync at end (dd)"),
@@ -102,6 +108,8 @@ def print_table(limits, runs, targets, with_other):
             print(f"  {label:<48} {fmt(limits[key]['mb_per_sec']):>10} MB/s")
     if "broker_memory" in limits:
         print(f"  {'broker peak RSS over the workloads (VmHWM)':<48} {fmt(limits['broker_memory']['vm_hwm_kib'] / 1024):>10} MiB")
+    if "other_memory" in limits:
+        print(f"  {'other broker peak RSS (VmHWM)':<48} {fmt(limits['other_memory']['vm_hwm_kib'] / 1024):>10} MiB")
     print()
     rows = [
         ("produce-acks1", "produce 1 KiB acks=1"),
@@ -117,6 +125,7 @@ def print_table(limits, runs, targets, with_other):
     if with_other:
         header += f"{'OTHER MB/S':>12}{'OTHER P99':>11}{'SLUICE/OTHER':>14}"
     print(header)
+    failures = []
     for key, label in rows:
         r = runs["sluice"].get(key)
         if not r:
@@ -129,7 +138,10 @@ def print_table(limits, runs, targets, with_other):
             line += "  (page cache could not be dropped: warm)"
         if with_other:
             o = runs["other"].get(key)
-            if o:
+            if o and o.get("run_failed"):
+                line += f"{'FAILED':>12}"
+                failures.append((label, o))
+            elif o:
                 olat = o.get("latency") or {}
                 # Throughput workloads compare MB/s (higher is better); latency workloads compare p99 (lower).
                 if key.startswith("e2e"):
@@ -138,8 +150,17 @@ def print_table(limits, runs, targets, with_other):
                 else:
                     ratio = r["mb_per_sec"] / o["mb_per_sec"] if o["mb_per_sec"] else None
                     what = "MB/s"
-                line += f"{fmt(o['mb_per_sec'], 1):>12}{fmt(olat.get('p99_ms'), 3):>11}{fmt(ratio, 2):>9} {what}"
+                # Two decimals, or more when the ratio is small enough to round to 0.00.
+                digits = 2 if ratio is None or ratio >= 0.1 else 4
+                line += f"{fmt(o['mb_per_sec'], 1):>12}{fmt(olat.get('p99_ms'), 3):>11}{fmt(ratio, digits):>9} {what}"
+                if o.get("broker_cpu_ms_per_mb") is not None:
+                    line += f"  (other CPU {fmt(o['broker_cpu_ms_per_mb'], 2)} ms/MB)"
         print(line)
+    if failures:
+        print()
+        print("FAILED ON THE OTHER CLUSTER")
+        for label, o in failures:
+            print(f"  {label}: {o.get('error') or 'exit code %s' % o.get('exit_code')}")
     print()
     print("TARGETS")
     for t in targets:
