@@ -84,7 +84,8 @@ async fn replicate_all(
     for w in work {
         let mut p = blank(w.partition);
         let topic = names.get(w.topic).and_then(Option::as_ref);
-        let mut pending = None;
+        // Only acks=all appends wait, and their refusal then needs the topic's name.
+        let mut pending: Option<(Arc<Topic>, crate::replica::PendingAcks)> = None;
         match (w.target, topic) {
             (Err(error), _) => p.error_code = util::code(error),
             (Ok(_), None) => p.error_code = util::code(ResponseError::UnknownTopicOrPartition),
@@ -94,25 +95,24 @@ async fn replicate_all(
                         p.base_offset = info.base_offset;
                         p.log_append_time_ms = info.log_append_time;
                         p.log_start_offset = info.log_start_offset;
-                        pending = waiting;
+                        pending = waiting.map(|waiting| (topic.clone(), waiting));
                     }
                     Err(e) => refused(replicas, version, &topic.name, &mut p, e),
                 }
             }
         }
-        appended.push((w.topic, topic.map(|t| t.name.clone()), p, pending));
+        appended.push((w.topic, p, pending));
     }
     let replicas = replicas.clone();
     async move {
-        let waits = appended.into_iter().map(|(topic, name, mut p, pending)| {
+        let waits = appended.into_iter().map(|(topic, mut p, pending)| {
             let replicas = &replicas;
             async move {
-                if let (Some(pending), Some(name)) = (pending, name) {
+                if let Some((name, pending)) = pending {
                     if let Err(e) = pending.wait(timeout_ms).await {
-                        p.base_offset = -1;
-                        p.log_append_time_ms = -1;
-                        p.log_start_offset = -1;
-                        refused(replicas, version, &name, &mut p, e);
+                        // The offsets of an append the replicas did not confirm are not reported.
+                        p = blank(p.index);
+                        refused(replicas, version, &name.name, &mut p, e);
                     }
                 }
                 (topic, p)

@@ -58,14 +58,17 @@ fn fill(log: &PartitionLog, from: i64, epochs: (i32, i32)) {
     }
 }
 
+/// A new log in `dir` with [`fill`]'s batches, closed cleanly.
+fn filled_and_closed(dir: &std::path::Path) {
+    let log = PartitionLog::open(dir, dense_index()).unwrap();
+    fill(&log, 0, (1, 4));
+    log.close().unwrap();
+}
+
 #[test]
 fn a_trusting_open_builds_what_a_scan_builds() {
     let dir = tempfile::tempdir().unwrap();
-    {
-        let log = PartitionLog::open(dir.path(), dense_index()).unwrap();
-        fill(&log, 0, (1, 4));
-        log.close().unwrap();
-    }
+    filled_and_closed(dir.path());
     let scanned = {
         let log = PartitionLog::open(dir.path(), dense_index()).unwrap();
         assert!(log.rewritten.load(Ordering::Relaxed), "a scanned open marks its files for rewriting at close");
@@ -92,11 +95,7 @@ type Damage<'a> = (&'a str, Box<dyn Fn() + 'a>);
 #[test]
 fn a_torn_tail_or_damaged_index_after_a_clean_shutdown_is_scanned() {
     let dir = tempfile::tempdir().unwrap();
-    {
-        let log = PartitionLog::open(dir.path(), dense_index()).unwrap();
-        fill(&log, 0, (1, 4));
-        log.close().unwrap();
-    }
+    filled_and_closed(dir.path());
     // What a scan of the undamaged files gives (a live log's `first_append_ms` is its append time instead).
     let clean = observe(&PartitionLog::open(dir.path(), dense_index()).unwrap());
     let active = active_segment(dir.path());
