@@ -9,6 +9,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use crate::api::fetch::session::FetchSessions;
 use crate::controller::Controller;
 use crate::coordinator::group::GroupCoordinator;
 use crate::coordinator::txn::TxnCoordinator;
@@ -30,6 +31,8 @@ pub(crate) struct Shared {
     pub(crate) controller: Option<Arc<Controller>>,
     /// Cluster mode only: leader/follower roles, ISR and high watermarks of this broker's partitions.
     pub(crate) replicas: Option<Arc<ReplicaManager>>,
+    /// Followers' incremental fetch sessions (KIP-227), kept by the leader between their fetches.
+    pub(crate) fetch_sessions: FetchSessions,
 }
 
 /// A Kafka-protocol broker.
@@ -127,6 +130,7 @@ impl Broker {
             txns,
             controller,
             replicas,
+            fetch_sessions: FetchSessions::default(),
         });
         let mut tasks = vec![tokio::spawn(crate::net::serve(listener, shared.clone(), shutdown_rx.clone()))];
         tasks.extend(crate::maintenance::spawn_all(shared.clone(), shutdown_rx));
@@ -145,6 +149,12 @@ impl BrokerHandle {
     /// The address the listener is bound to (useful with port 0).
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// The fetch sessions this broker keeps as a leader (tests look at them).
+    #[cfg(test)]
+    pub(crate) fn fetch_sessions(&self) -> &FetchSessions {
+        &self.shared.fetch_sessions
     }
 
     /// Stops accepting, lets in-flight requests finish, flushes and closes every log.

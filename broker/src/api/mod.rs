@@ -20,7 +20,7 @@ mod delete_records;
 mod delete_topics;
 mod describe_cluster;
 mod describe_configs;
-mod fetch;
+pub(crate) mod fetch;
 mod group;
 mod incremental_alter_configs;
 mod list_offsets;

@@ -6,12 +6,15 @@
 //! watermark follows the leader's (never past its own log end). Errors that a newer image resolves (the leader
 //! moved, epochs disagree, the leader has not created the topic yet) only pause the partition for a moment;
 //! connection failures reconnect with backoff, to wherever the latest image says the leader is.
+//!
+//! Each fetcher keeps an incremental fetch session (KIP-227, `fetch_session`) with its leader, so a fetch names
+//! only the partitions whose fetch changed and the answer only those with news; a new connection starts a new one.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
+use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic, ForgottenTopic};
 use kafka_protocol::messages::fetch_response::PartitionData;
 use kafka_protocol::messages::{FetchRequest, TopicName};
 use kafka_protocol::protocol::StrBytes;
@@ -21,6 +24,7 @@ use tokio::sync::{watch, Notify};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
+use super::fetch_session::{FetchSession, Outcome, PartitionFetch};
 use super::partition::{Replica, Role};
 use super::{truncation, Settings};
 use crate::controller::MetadataImage;
@@ -185,6 +189,8 @@ async fn run(assignments: Arc<Assignments>, context: Arc<Context>) {
     let mut shutdown = context.shutdown.clone();
     let client_id = format!("sluice-replica-fetcher-{}-from-{leader}", context.node_id);
     let mut client: Option<KafkaClient> = None;
+    // The leader's sessions live no longer than the connection they were made on, as far as this side knows.
+    let mut session = FetchSession::default();
     let mut backoff = MIN_BACKOFF;
     let mut failing = false;
     loop {
@@ -202,7 +208,10 @@ async fn run(assignments: Arc<Assignments>, context: Arc<Context>) {
         };
         if client.as_ref().is_none_or(|c| c.addr() != addr) {
             match KafkaClient::connect(&addr, context.settings.bind, &client_id, REQUEST_TIMEOUT).await {
-                Ok(c) => client = Some(c),
+                Ok(c) => {
+                    client = Some(c);
+                    session.reset();
+                }
                 Err(e) => {
                     log_failure(&mut failing, leader, &e);
                     pause(&mut shutdown, &mut backoff).await;
@@ -216,7 +225,7 @@ async fn run(assignments: Arc<Assignments>, context: Arc<Context>) {
         let result = if !truncate.is_empty() {
             truncation::run(c, &context, &assignments, truncate).await
         } else if !fetch.is_empty() {
-            fetch_once(c, &context, &assignments, fetch).await
+            fetch_once(c, &context, &assignments, &mut session, fetch).await
         } else {
             let until = next_retry.unwrap_or(now + MAX_BACKOFF);
             tokio::select! {
@@ -239,6 +248,7 @@ async fn run(assignments: Arc<Assignments>, context: Arc<Context>) {
             Err(e) => {
                 log_failure(&mut failing, leader, &e);
                 client = None;
+                session.reset();
                 pause(&mut shutdown, &mut backoff).await;
             }
         }
@@ -264,34 +274,51 @@ async fn pause(shutdown: &mut watch::Receiver<bool>, backoff: &mut Duration) {
     *backoff = (*backoff * 2).min(MAX_BACKOFF);
 }
 
-/// What one partition of a fetch was sent with.
+/// What the leader fetches one partition of a fetch with (named in the request or kept in the session).
 struct Sent {
     assignment: Assignment,
     fetch_offset: i64,
 }
 
-/// One Fetch round trip for `due` partitions, and its answers applied.
+/// One Fetch round trip for `due` partitions, within the fetcher's session, and its answers applied.
 async fn fetch_once(
     client: &mut KafkaClient,
     context: &Context,
     assignments: &Assignments,
+    session: &mut FetchSession,
     due: Batch,
 ) -> Result<(), ClientError> {
     let settings = &context.settings;
+    // The offset the leader fetches each partition at, named in the request or kept in the session: an answer is
+    // applied only where the log end is still there.
     let mut sent: HashMap<Key, Sent> = HashMap::with_capacity(due.len());
-    let mut topics: HashMap<String, Vec<FetchPartition>> = HashMap::new();
+    let mut wanted = Vec::with_capacity(due.len());
     for (key, assignment) in due {
         let log = &assignment.replica.log;
-        let fetch_offset = log.log_end_offset();
+        let fetch = PartitionFetch {
+            fetch_offset: log.log_end_offset(),
+            log_start_offset: log.log_start_offset(),
+            leader_epoch: assignment.epoch,
+            max_bytes: settings.fetch_max_bytes,
+        };
+        wanted.push((key.clone(), fetch));
+        sent.insert(key, Sent { assignment, fetch_offset: fetch.fetch_offset });
+    }
+    let plan = session.plan(wanted);
+    let mut topics: HashMap<&str, Vec<FetchPartition>> = HashMap::new();
+    for (key, fetch) in &plan.send {
         let mut p = FetchPartition::default();
         p.partition = key.1;
-        p.current_leader_epoch = assignment.epoch;
-        p.fetch_offset = fetch_offset;
+        p.current_leader_epoch = fetch.leader_epoch;
+        p.fetch_offset = fetch.fetch_offset;
         p.last_fetched_epoch = -1;
-        p.log_start_offset = log.log_start_offset();
-        p.partition_max_bytes = settings.fetch_max_bytes;
-        topics.entry(key.0.clone()).or_default().push(p);
-        sent.insert(key, Sent { assignment, fetch_offset });
+        p.log_start_offset = fetch.log_start_offset;
+        p.partition_max_bytes = fetch.max_bytes;
+        topics.entry(key.0.as_str()).or_default().push(p);
+    }
+    let mut forgotten: HashMap<&str, Vec<i32>> = HashMap::new();
+    for key in &plan.forget {
+        forgotten.entry(key.0.as_str()).or_default().push(key.1);
     }
     let mut request = FetchRequest::default();
     request.replica_id = context.node_id.into();
@@ -299,30 +326,50 @@ async fn fetch_once(
     request.min_bytes = 1;
     request.max_bytes = RESPONSE_MAX_BYTES.max(settings.fetch_max_bytes);
     request.isolation_level = 0;
-    request.session_id = 0;
-    // -1: a full fetch outside any fetch session (KIP-227), which is all this broker serves.
-    request.session_epoch = -1;
+    request.session_id = plan.session_id;
+    request.session_epoch = plan.epoch;
     request.topics = topics
         .into_iter()
         .map(|(name, partitions)| {
             let mut t = FetchTopic::default();
-            t.topic = TopicName(StrBytes::from_string(name));
+            t.topic = TopicName(StrBytes::from_string(name.to_string()));
+            t.partitions = partitions;
+            t
+        })
+        .collect();
+    request.forgotten_topics_data = forgotten
+        .into_iter()
+        .map(|(name, partitions)| {
+            let mut t = ForgottenTopic::default();
+            t.topic = TopicName(StrBytes::from_string(name.to_string()));
             t.partitions = partitions;
             t
         })
         .collect();
     let response = client.send(FETCH_VERSION, &request, settings.fetch_wait_max).await?;
-    if response.error_code != 0 {
-        tracing::debug!(error_code = response.error_code, "the leader refused a whole fetch");
-        for (key, s) in &sent {
-            assignments.pause(key, &s.assignment.replica, s.assignment.epoch);
+    match session.answered(plan, response.error_code, response.session_id) {
+        Outcome::Apply => {}
+        Outcome::Retry => {
+            // The leader lost or refused the session (it restarted, or evicted it): a full fetch goes out next,
+            // with no pause.
+            tracing::debug!(error_code = response.error_code, "the leader refused the fetch session; fetching in full");
+            return Ok(());
         }
-        return Ok(());
+        Outcome::Refused(error_code) => {
+            tracing::debug!(error_code, "the leader refused a whole fetch");
+            for (key, s) in &sent {
+                assignments.pause(key, &s.assignment.replica, s.assignment.epoch);
+            }
+            return Ok(());
+        }
     }
     for topic in response.responses {
         let name = topic.topic.0.to_string();
         for p in topic.partitions {
             let key = (name.clone(), p.partition_index);
+            if p.error_code != 0 {
+                session.resend(&key);
+            }
             if let Some(s) = sent.get(&key) {
                 apply(assignments, &key, s, p);
             }

@@ -12,9 +12,11 @@
 //! - `isr`: the periodic ISR shrink check and the AlterPartition proposals, off the request path.
 //! - `produce`: appends as leader: `min.insync.replicas`, acks=all waits.
 //! - `fetcher`: one task per leader this broker follows, fetching with the Kafka Fetch API.
+//! - `fetch_session`: a fetcher's incremental fetch session (KIP-227) with its leader.
 //! - `truncation`: OffsetForLeaderEpoch before fetching from a new leader, removing a divergent tail.
 //! - `source`: the metadata the manager follows (the controller, or a plain channel in unit tests).
 
+mod fetch_session;
 mod fetcher;
 mod hw_checkpoint;
 mod isr;

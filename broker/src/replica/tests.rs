@@ -503,3 +503,58 @@ async fn a_follower_behind_the_leaders_log_start_starts_over_there() {
     .await;
     leader.shutdown().await.expect("leader stops");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_follower_fetches_within_a_session_and_starts_over_when_it_is_lost() {
+    let (leader, _dir, mut client) = leader_broker().await;
+    create_topic(&mut client, "t").await;
+    produce_to_leader(&mut client, "t", 3).await;
+    let follower = Node::start(2, 60_000, FakeSource::new(follower_image(leader.local_addr(), "t", 1)));
+    caught_up(&follower, "t", 3).await;
+
+    // The follower's fetches after its first are incremental ones of one session: its epoch moves on.
+    let sessions = leader.fetch_sessions();
+    let (id, epoch) = wait_for("the follower fetches within a session", || {
+        let session = sessions.session_of(2);
+        async move {
+            match session {
+                Some((id, epoch, 1)) if epoch >= 3 => Ok((id, epoch)),
+                other => Err(format!("{other:?}")),
+            }
+        }
+    })
+    .await;
+    produce_to_leader(&mut client, "t", 2).await;
+    caught_up(&follower, "t", 5).await;
+    assert_eq!(contents(&follower.log("t")), leader_records(&mut client, "t", 0).await);
+    let (still, later, _) = sessions.session_of(2).expect("the session lives on");
+    assert_eq!(still, id, "records flowed within the same session");
+    assert!(later > epoch, "{later} > {epoch}");
+
+    // A session opened in node 2's name replaces the follower's: its next fetch is refused
+    // (FETCH_SESSION_ID_NOT_FOUND) and it opens a new session at once.
+    let mut request = FetchRequest::default();
+    request.replica_id = 2.into();
+    request.max_wait_ms = 0;
+    request.min_bytes = 1;
+    request.max_bytes = 1024;
+    request.session_id = 0;
+    request.session_epoch = 0;
+    let response = client.send(12, &request, Duration::ZERO).await.expect("Fetch");
+    let ours = response.session_id;
+    assert!(ours > 0 && ours != id);
+    wait_for("the follower opens a new session", || {
+        let session = sessions.session_of(2);
+        async move {
+            match session {
+                Some((new, _, 1)) if new != ours => Ok(()),
+                other => Err(format!("{other:?}")),
+            }
+        }
+    })
+    .await;
+    produce_to_leader(&mut client, "t", 2).await;
+    caught_up(&follower, "t", 7).await;
+    assert_eq!(contents(&follower.log("t")), leader_records(&mut client, "t", 0).await);
+    leader.shutdown().await.expect("leader stops");
+}

@@ -19,6 +19,7 @@
 //! - `replication`: a three-node cluster in-process: acks=all surviving leader loss, leader-only reads, ISR shrink
 //!   and rejoin.
 //! - `cluster_api`: the cluster APIs on one broker and on an in-process 3-node cluster.
+//! - `fetch_sessions`: KIP-227 fetch sessions on the wire: declined for consumers, errors 70/71, incremental answers.
 
 mod admin;
 mod bad_input;
@@ -26,6 +27,7 @@ mod cluster_api;
 mod compaction;
 mod consumer_protocol;
 mod controller;
+mod fetch_sessions;
 mod groups;
 mod produce_fetch;
 mod protocol;

@@ -466,3 +466,82 @@ async fn pipelined_acks_all_produces_overlap_and_answer_in_order() {
     assert_eq!(values, vec!["waits-1".as_bytes(), "waits-2".as_bytes()]);
     stop_all(nodes).await;
 }
+
+/// Followers fetch within fetch sessions (KIP-227), which the leader keeps one per follower id: a session opened
+/// in a follower's name replaces the real follower's, whose next incremental fetch is then refused, and the
+/// follower opening a new one in turn replaces ours. Followers fetching without sessions would never do that.
+/// Replication goes on through all of it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn followers_fetch_within_sessions_and_recover_a_lost_one() {
+    use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
+    use kafka_protocol::messages::FetchRequest;
+    const FETCH_SESSION_ID_NOT_FOUND: i16 = 70;
+
+    let nodes = start_cluster().await;
+    create_replicated(addr(&nodes, 1), "sessions", &[]).await;
+    let leader = wait_for_leader(addr(&nodes, 1), "sessions", -1, |isr| isr.len() == 3).await;
+    let base = produce_accepted(addr(&nodes, leader), "sessions", &values(0, 3)).await;
+    let end = base + 3;
+    let follower = (1..=3).find(|&id| id != leader).expect("a follower");
+
+    // A session in the follower's name, for the partition at the end the follower has (acks=all was answered).
+    let fetch = |session_id: i32, epoch: i32, partitions: Vec<FetchPartition>| {
+        let topics = if partitions.is_empty() {
+            Vec::new()
+        } else {
+            vec![FetchTopic::default().with_topic(topic_name("sessions")).with_partitions(partitions)]
+        };
+        FetchRequest::default()
+            .with_replica_id(BrokerId(follower))
+            .with_max_wait_ms(50)
+            .with_min_bytes(1)
+            .with_max_bytes(1024 * 1024)
+            .with_session_id(session_id)
+            .with_session_epoch(epoch)
+            .with_topics(topics)
+    };
+    let partition = FetchPartition::default()
+        .with_partition(0)
+        .with_fetch_offset(end)
+        .with_current_leader_epoch(-1)
+        .with_partition_max_bytes(1024 * 1024);
+    let mut client = RawClient::connect(addr(&nodes, leader))
+        .await
+        .expect("connect");
+    let response: FetchResponse = client
+        .send(FETCH_VERSION, &fetch(0, 0, vec![partition]))
+        .await
+        .expect("Fetch");
+    assert_eq!(response.error_code, NONE);
+    let ours = response.session_id;
+    assert!(ours > 0, "the leader opens sessions for followers");
+
+    // The real follower's next fetch names its own (replaced) session and is refused; it opens a new one, which
+    // replaces ours.
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let mut epoch = 1;
+    loop {
+        // Each fetch waits up to its max_wait_ms for news: that paces the loop.
+        let response: FetchResponse = client
+            .send(FETCH_VERSION, &fetch(ours, epoch, Vec::new()))
+            .await
+            .expect("Fetch");
+        if response.error_code == FETCH_SESSION_ID_NOT_FOUND {
+            break;
+        }
+        assert_eq!((response.error_code, response.session_id), (NONE, ours), "epoch {epoch}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the real follower never replaced the session opened in its name: it fetches without sessions"
+        );
+        epoch += 1;
+    }
+
+    // Replication goes on: acks=all with every replica in the ISR, and the follower has every record.
+    let more = values(3, 2);
+    let (code, base) = produce(addr(&nodes, leader), "sessions", -1, &more).await;
+    assert_eq!((code, base), (NONE, end));
+    let (_, isr) = partition_state(addr(&nodes, leader), "sessions").await.expect("state");
+    assert_eq!(isr, vec![1, 2, 3]);
+    stop_all(nodes).await;
+}

@@ -98,15 +98,23 @@ fn put_uvarint(buf: &mut BytesMut, mut v: u64) {
     buf.put_u8(v as u8);
 }
 
+/// The top-level fields of a Fetch response (v7+): a whole-request error and the fetch session (KIP-227).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Top {
+    pub(crate) error_code: i16,
+    /// 0: no session, the client sends full requests.
+    pub(crate) session_id: i32,
+}
+
 /// Lays out a whole Fetch response body for `version` (4..=18), records as file chunks; `endpoints` go out from
 /// v16 on.
-pub(crate) fn encode(version: i16, topics: Vec<TopicAnswer>, endpoints: &[NodeEndpoint]) -> ResponseFrame {
+pub(crate) fn encode(version: i16, top: Top, topics: Vec<TopicAnswer>, endpoints: &[NodeEndpoint]) -> ResponseFrame {
     let mut frame = ResponseFrame::default();
     let mut w = Writer { buf: BytesMut::with_capacity(256), flexible: version >= 12 };
     w.buf.put_i32(0); // throttle_time_ms
     if version >= 7 {
-        w.buf.put_i16(0); // error_code
-        w.buf.put_i32(0); // session_id: 0 tells clients to send full requests (no KIP-227 sessions)
+        w.buf.put_i16(top.error_code);
+        w.buf.put_i32(top.session_id);
     }
     w.array_len(topics.len());
     for topic in topics {
@@ -232,9 +240,13 @@ mod tests {
                 ],
             }];
             let endpoints = [NodeEndpoint { node_id: 3, host: "broker-3".into(), port: 9093 }];
-            let mut bytes = encode(version, topics, &endpoints).to_bytes().expect("read chunks");
+            let top = Top { error_code: 0, session_id: 77 };
+            let mut bytes = encode(version, top, topics, &endpoints).to_bytes().expect("read chunks");
             let decoded = FetchResponse::decode(&mut bytes, version).expect("decodes");
             assert!(bytes.is_empty(), "v{version}: {} bytes left over", bytes.len());
+            if version >= 7 {
+                assert_eq!(decoded.session_id, 77, "v{version}");
+            }
             let t = &decoded.responses[0];
             if version >= 13 {
                 assert_eq!(t.topic_id, id);
@@ -267,6 +279,18 @@ mod tests {
                 assert_eq!((e[0].node_id.0, e[0].host.as_str(), e[0].port, e[0].rack.is_none()), (3, "broker-3", 9093, true));
             }
             assert_eq!(t.partitions[1].records.as_deref(), Some(&b""[..]));
+        }
+    }
+
+    /// A whole-request refusal (a fetch session error) carries its code and no topics.
+    #[test]
+    fn top_level_errors_decode_with_no_topics() {
+        for version in 7..=18 {
+            let top = Top { error_code: 70, session_id: 0 };
+            let mut bytes = encode(version, top, Vec::new(), &[]).to_bytes().expect("read chunks");
+            let decoded = FetchResponse::decode(&mut bytes, version).expect("decodes");
+            assert!(bytes.is_empty(), "v{version}");
+            assert_eq!((decoded.error_code, decoded.session_id, decoded.responses.len()), (70, 0, 0), "v{version}");
         }
     }
 }
