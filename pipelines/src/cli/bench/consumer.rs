@@ -16,7 +16,7 @@ use rdkafka::{ClientContext, Offset, TopicPartitionList};
 use super::clock;
 use super::options::ConsumerOpts;
 use super::producer::Totals;
-use super::report::Latencies;
+use super::report::{Latencies, WorstBySecond};
 use crate::cli::client::{self, ClientArgs, METADATA_TIMEOUT};
 
 /// One poll waits at most this long, so stop conditions are checked often.
@@ -66,6 +66,8 @@ pub(crate) struct Outcome {
     pub(crate) records: u64,
     pub(crate) bytes: u64,
     pub(crate) latencies: Latencies,
+    /// E2e: the worst latency of each second after the warm-up.
+    pub(crate) worst: WorstBySecond,
     /// When the last counted record arrived; the end of the measured interval.
     pub(crate) last_record: Option<Instant>,
 }
@@ -132,7 +134,11 @@ pub(crate) fn assign_all(
 
 /// Reads until `until` says stop; blocks the calling thread.
 pub(crate) fn consume(consumer: &BenchConsumer, share: &[Range], until: &Until) -> anyhow::Result<Outcome> {
-    let mut outcome = Outcome { records: 0, bytes: 0, latencies: Latencies::new(), last_record: None };
+    let worst = match until {
+        Until::Delivered { warmup_end_ns, .. } => WorstBySecond::starting_at(*warmup_end_ns),
+        Until::Ends { .. } => WorstBySecond::default(),
+    };
+    let mut outcome = Outcome { records: 0, bytes: 0, latencies: Latencies::new(), worst, last_record: None };
     // Partitions still to finish (consume mode only): empty ranges are finished from the start.
     let mut open: Vec<Range> = share.iter().copied().filter(|r| r.end.is_none_or(|end| r.start < end)).collect();
     let mut idle_since = Instant::now();
@@ -201,7 +207,9 @@ pub(crate) fn consume(consumer: &BenchConsumer, share: &[Range], until: &Until) 
                 received.fetch_add(1, Ordering::Relaxed);
                 if let Some(sent) = clock::read_stamp(message.payload()) {
                     if sent >= *warmup_end_ns {
-                        outcome.latencies.record(clock::latency_us(sent, clock::now_ns()));
+                        let us = clock::latency_us(sent, clock::now_ns());
+                        outcome.latencies.record(us);
+                        outcome.worst.record(sent, us);
                     }
                 }
             }

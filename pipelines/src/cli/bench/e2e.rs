@@ -12,7 +12,7 @@ use super::clock;
 use super::consumer::{self, Range, Until};
 use super::options::{ConsumerOpts, ProducerOpts, TopicOpts};
 use super::producer::{self, Totals};
-use super::report::{Latencies, Report};
+use super::report::{Latencies, Report, WorstBySecond};
 use crate::cli::client::ClientArgs;
 
 #[derive(Debug, Args)]
@@ -80,10 +80,12 @@ pub(crate) fn run(client: &ClientArgs, args: &E2eBenchArgs) -> anyhow::Result<Re
     });
     produced?;
     let mut latencies = Latencies::new();
+    let mut worst = WorstBySecond::starting_at(warmup_end_ns);
     let (mut records, mut bytes) = (0, 0);
     for outcome in outcomes {
         let outcome = outcome?;
         latencies.merge(&outcome.latencies);
+        worst.merge(&outcome.worst);
         records += outcome.records;
         bytes += outcome.bytes;
     }
@@ -94,5 +96,6 @@ pub(crate) fn run(client: &ClientArgs, args: &E2eBenchArgs) -> anyhow::Result<Re
     let delivered = totals.delivered.load(Ordering::Relaxed);
     report.failed = totals.failed.load(Ordering::Relaxed) + delivered.saturating_sub(records);
     report.latency = latencies.summary();
+    report.worst_ms_by_second = worst.summary();
     Ok(report)
 }

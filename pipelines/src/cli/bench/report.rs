@@ -55,6 +55,53 @@ impl Latencies {
     }
 }
 
+/// The worst latency in each second of a run, by the second its record was due to be sent: shows whether a
+/// high p99 is one stall or a steady cost, which percentiles alone cannot tell.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct WorstBySecond {
+    /// Nanosecond clock reading where second 0 starts.
+    start_ns: u64,
+    worst_us: Vec<u64>,
+}
+
+impl WorstBySecond {
+    /// Seconds after this are not tracked: a run of more than an hour would only grow the vector.
+    const MAX_SECONDS: u64 = 3_600;
+
+    pub(crate) fn starting_at(start_ns: u64) -> Self {
+        Self { start_ns, worst_us: Vec::new() }
+    }
+
+    /// Notes a record due at `sent_ns` that took `us`; records due before the start are ignored.
+    pub(crate) fn record(&mut self, sent_ns: u64, us: u64) {
+        let Some(since) = sent_ns.checked_sub(self.start_ns) else { return };
+        let second = since / 1_000_000_000;
+        if second >= Self::MAX_SECONDS {
+            return;
+        }
+        let i = second as usize;
+        if self.worst_us.len() <= i {
+            self.worst_us.resize(i + 1, 0);
+        }
+        self.worst_us[i] = self.worst_us[i].max(us);
+    }
+
+    /// Keeps the worse of both for every second; both must share their start.
+    pub(crate) fn merge(&mut self, other: &WorstBySecond) {
+        if self.worst_us.len() < other.worst_us.len() {
+            self.worst_us.resize(other.worst_us.len(), 0);
+        }
+        for (mine, theirs) in self.worst_us.iter_mut().zip(&other.worst_us) {
+            *mine = (*mine).max(*theirs);
+        }
+    }
+
+    /// Milliseconds per second, or `None` when nothing was recorded.
+    pub(crate) fn summary(&self) -> Option<Vec<f64>> {
+        (!self.worst_us.is_empty()).then(|| self.worst_us.iter().map(|&us| us as f64 / 1_000.0).collect())
+    }
+}
+
 /// Latency percentiles in milliseconds.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub(crate) struct LatencySummary {
@@ -85,6 +132,10 @@ pub(crate) struct Report {
     pub(crate) failed: u64,
     /// Produce: send to delivery report. E2e: send to consume. Absent for consume.
     pub(crate) latency: Option<LatencySummary>,
+    /// E2e only: the worst latency of the records due in each second after the warm-up (index 0 is the first
+    /// second), in milliseconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) worst_ms_by_second: Option<Vec<f64>>,
 }
 
 impl Report {
@@ -110,6 +161,7 @@ impl Report {
             mb_per_sec: bytes as f64 / seconds / 1e6,
             failed: 0,
             latency: None,
+            worst_ms_by_second: None,
         }
     }
 
@@ -185,5 +237,21 @@ mod tests {
         let r = Report::new("produce", "h:1", "t", serde_json::Value::Null, 2_000, 4_000_000, Duration::from_secs(2));
         assert_eq!((r.records_per_sec, r.mb_per_sec), (1_000.0, 2.0));
         assert!(r.render().contains("produce"));
+    }
+
+    #[test]
+    fn the_worst_latency_is_kept_per_second_of_send_time() {
+        let start = 5_000_000_000;
+        let mut a = WorstBySecond::starting_at(start);
+        assert_eq!(a.summary(), None);
+        a.record(start - 1, 99_000); // due before the start: warm-up, ignored
+        a.record(start + 100_000_000, 2_000);
+        a.record(start + 900_000_000, 1_500);
+        a.record(start + 2_500_000_000, 40_000);
+        let mut b = WorstBySecond::starting_at(start);
+        b.record(start + 1_200_000_000, 3_000);
+        b.record(start + 3_100_000_000, 500);
+        a.merge(&b);
+        assert_eq!(a.summary(), Some(vec![2.0, 3.0, 40.0, 0.5]));
     }
 }
