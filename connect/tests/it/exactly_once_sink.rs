@@ -171,10 +171,15 @@ async fn the_exactly_once_file_sink_writes_each_record_once_across_a_crash_and_a
     wait_for_records(&out, BATCH).await;
 
     // (1) The worker running the sink task dies; the task moves while more records arrive.
-    let victim = nodes
-        .iter()
-        .position(|n| n.worker.running_tasks().iter().any(|t| t.connector == "sink"))
-        .expect("some worker runs the sink task");
+    // Right after the records land a rebalance may still be moving the task (the status lags it): wait for its
+    // owner rather than expect one at this instant.
+    let victim = wait_until(WAIT, "some worker runs the sink task", || async {
+        nodes
+            .iter()
+            .position(|n| n.worker.running_tasks().iter().any(|t| t.connector == "sink"))
+            .ok_or_else(|| "no worker runs it".to_string())
+    })
+    .await;
     let dead = nodes.remove(victim);
     let dead_id = dead.id.clone();
     dead.worker.kill();
