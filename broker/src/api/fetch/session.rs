@@ -183,8 +183,11 @@ impl FetchSessions {
             }
         }
         for topic in answers.iter_mut() {
+            // One key per topic, its partition set in turn: no name copied per partition on this per-round path.
+            let mut key: Key = (topic.name.clone(), 0);
             topic.partitions.retain(|answer| {
-                let Some(cached) = session.partitions.get_mut(&(topic.name.clone(), answer.partition)) else {
+                key.1 = answer.partition;
+                let Some(cached) = session.partitions.get_mut(&key) else {
                     // Not cached (an unknown topic answered with its error): always said.
                     return true;
                 };
